@@ -1,0 +1,52 @@
+"""create_app(settings): the routes, middleware and lifespan of the gateway."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from gateway.db import create_engine, create_session_factory
+from gateway.graphql.schema import build_schema
+from gateway.graphql.view import GatewayGraphQL
+from gateway.health import healthz, readyz
+from gateway.logs import configure_logging
+from gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from gateway.settings import Settings
+
+
+def create_app(settings: Settings) -> Starlette:
+    """Build the ASGI app; nothing connects until the lifespan starts."""
+    configure_logging(settings.log_level)
+    engine = create_engine(settings.database_url)
+    session_factory = create_session_factory(engine)
+    graphql = GatewayGraphQL(
+        build_schema(production=not settings.is_development), settings=settings, session_factory=session_factory
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/graphql", graphql),  # the view itself refuses anything but JSON POST
+        ],
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory
+    return app

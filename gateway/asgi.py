@@ -1,0 +1,6 @@
+"""The ASGI entry point for several uvicorn workers: settings from the environment."""
+
+from gateway.app import create_app
+from gateway.settings import load_settings
+
+app = create_app(load_settings())

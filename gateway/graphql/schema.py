@@ -1,0 +1,67 @@
+"""Assembles the GraphQL schema from each domain's resolvers, with the surface limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from gateway.directory.schema import DirectoryQuery
+
+MAX_DEPTH = 6
+MAX_ALIASES = 15
+MAX_TOKENS = 1000
+UNEXPECTED_ERROR_MESSAGE = "Unexpected error."
+
+
+@strawberry.type
+class Query(DirectoryQuery):
+    pass
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """Mask errors raised by code; keep the parser's and validator's, which quote only the query."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError) and not getattr(original, "public", False)
+
+
+def _extensions(*, production: bool) -> list[Callable[[], SchemaExtension]]:
+    # Factories, never shared instances: each request gets its own extension objects.
+    factories: list[Callable[[], SchemaExtension]] = [
+        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
+        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+        partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+        partial(ParserCache, maxsize=512),
+        partial(ValidationCache, maxsize=512),
+        partial(MaskErrors, should_mask_error=is_unexpected, error_message=UNEXPECTED_ERROR_MESSAGE),
+    ]
+    if production:
+        factories.append(DisableIntrospection)
+    return factories
+
+
+def build_schema(*, production: bool = False) -> strawberry.Schema:
+    """The schema; in production introspection and field suggestions are off."""
+    return strawberry.Schema(
+        query=Query,
+        extensions=_extensions(production=production),
+        config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=production, sort_schema=True),
+    )
+
+
+def export_sdl() -> str:
+    """The SDL checked in as schema.graphql."""
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,59 @@
+"""The Starlette endpoint for /graphql: POST with JSON only, a database session per request."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.schema.base import BaseSchema
+
+from gateway.db import AsyncSession
+from gateway.graphql.context import Context
+from gateway.settings import Settings
+
+
+class GatewayGraphQL(GraphQL[Context, None]):
+    def __init__(
+        self, schema: BaseSchema, *, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.is_development else None,
+            allow_queries_via_get=False,
+            multipart_uploads_enabled=False,
+        )
+        self.settings = settings
+        self.session_factory = session_factory
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refusal = _refuse_unless_json_post(Request(scope), ide_enabled=self.graphql_ide is not None)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        # One session per request, closed however the request ends.
+        async with self.session_factory() as db:
+            scope.setdefault("state", {})["db"] = db
+            await super().__call__(scope, receive, send)
+
+    async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
+        return Context(request=request, settings=self.settings, db=request.state.db)
+
+
+def _refuse_unless_json_post(request: Request, *, ide_enabled: bool) -> Response | None:
+    if request.method == "GET" and ide_enabled and "text/html" in request.headers.get("accept", ""):
+        return None  # the GraphiQL page in development; queries over GET stay refused
+    if request.method != "POST":
+        return JSONResponse(
+            {"error": "method_not_allowed", "message": "Send GraphQL operations as POST with a JSON body."},
+            405,
+            headers={"Allow": "POST"},
+        )
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        return JSONResponse(
+            {"error": "unsupported_media_type", "message": "GraphQL requests must be application/json."}, 415
+        )
+    return None

@@ -1,0 +1,12 @@
+"""One place that imports every table, so Alembic and the tests see the whole metadata."""
+
+from __future__ import annotations
+
+import importlib
+
+TABLE_MODULES = ("gateway.organisations.models",)
+
+
+def import_all_models() -> None:
+    for module in TABLE_MODULES:
+        importlib.import_module(module)
