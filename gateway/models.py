@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib
 
-TABLE_MODULES = ("gateway.organisations.models",)
+TABLE_MODULES = (
+    "gateway.organisations.models",
+    "gateway.auth.models",
+)
 
 
 def import_all_models() -> None:
