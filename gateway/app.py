@@ -7,8 +7,13 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Route
 
+from gateway.auth.backend import BearerTokenBackend, invalid_token_response
+from gateway.auth.server import GatewayAuthorizationServer
+from gateway.auth.tokens import TokenVerifier
+from gateway.auth.views import AuthorizationEndpoints
 from gateway.db import create_engine, create_session_factory
 from gateway.graphql.schema import build_schema
 from gateway.graphql.view import GatewayGraphQL
@@ -23,6 +28,9 @@ def create_app(settings: Settings) -> Starlette:
     configure_logging(settings.log_level)
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
+    verifier = TokenVerifier(settings, session_factory)
+    authorization_server = GatewayAuthorizationServer(settings, verifier.verify_with_known_keys)
+    oauth = AuthorizationEndpoints(settings, authorization_server, session_factory)
     graphql = GatewayGraphQL(
         build_schema(production=not settings.is_development), settings=settings, session_factory=session_factory
     )
@@ -39,14 +47,21 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql),  # the view itself refuses anything but JSON POST
+            *oauth.routes(),
         ],
         middleware=[
             Middleware(RequestContextMiddleware),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(
+                AuthenticationMiddleware,
+                backend=BearerTokenBackend(verifier, session_factory),
+                on_error=invalid_token_response,
+            ),
         ],
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory
+    app.state.token_verifier = verifier
     return app

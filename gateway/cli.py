@@ -144,3 +144,13 @@ def welcome(host: str, port: int) -> None:
     from gateway.welcome import welcome_text
 
     click.echo(_run(lambda settings: welcome_text(settings, base_url=f"http://{host}:{port}")))
+
+
+def _register_subcommands() -> None:
+    from gateway.auth.cli import clients, keys, users
+
+    for group in (clients, users, keys):
+        main.add_command(group)
+
+
+_register_subcommands()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway.db import create_engine, create_session_factory
 from gateway.organisations.service import list_organisations
+from gateway.seed import DEMO_USERS, demo_client_id, demo_client_secret, demo_user_email, demo_user_password
 from gateway.settings import Settings
 
 
@@ -27,6 +28,17 @@ async def welcome_text(settings: Settings, *, base_url: str) -> str:
         "Try the public provider directory (no token needed):",
         f"  curl -s {base_url}/graphql -H 'content-type: application/json' \\",
         '    -d \'{"query": "{ providers { slug name firstContactTargetHours } }"}\'',
+        "",
+        "Get a token as the Hub's demo machine client (client credentials, secret in Basic auth):",
+        f"  TOKEN=$(curl -s -u {demo_client_id('hub')}:{demo_client_secret('hub')} -d grant_type=client_credentials \\",
+        f"    {base_url}/oauth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
+        f"  curl -s {base_url}/graphql -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\",
+        '    -d \'{"query": "{ viewer { organisation scopes } }"}\'',
+        "",
+        "Demo machine clients: <slug>-demo with secret demo-secret-<slug>, one per organisation above.",
+        "Demo staff, who sign in at /oauth/authorize through a code + PKCE client such as gateway-web-demo:",
+        *(f"  {demo_user_email(role):<36} {demo_user_password(role)}" for role in DEMO_USERS),
+        f"OAuth metadata: {base_url}/.well-known/oauth-authorization-server",
         "",
     ]
     return "\n".join(lines)

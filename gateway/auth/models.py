@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from gateway.db import metadata
+from gateway.db import UTCDateTime, metadata
 from gateway.organisations.models import utc_now
 
 __all__ = [
@@ -21,7 +22,7 @@ __all__ = [
     "metadata",
 ]
 
-UTC_DATETIME = sa.DateTime(timezone=True)
+UTC_DATETIME = UTCDateTime()
 
 
 class User(SQLModel, table=True):
@@ -49,7 +50,7 @@ class OAuthClient(SQLModel, table=True):
     name: str = Field(max_length=200, nullable=False)
     auth_method: str = Field(max_length=40, nullable=False)  # client_secret_basic | private_key_jwt
     secret_hash: str | None = Field(default=None, max_length=255)
-    jwks: dict[str, object] | None = Field(default=None, sa_type=sa.JSON)
+    jwks: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     scopes: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
     grant_types: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
     redirect_uris: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
@@ -67,7 +68,7 @@ class SigningKey(SQLModel, table=True):
     kid: str = Field(max_length=64, sa_column_kwargs={"unique": True}, nullable=False)
     algorithm: str = Field(max_length=10, nullable=False)
     private_jwk: str = Field(sa_type=sa.Text, nullable=False)
-    public_jwk: dict[str, object] = Field(sa_type=sa.JSON, nullable=False)
+    public_jwk: dict[str, Any] = Field(sa_type=sa.JSON, nullable=False)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTC_DATETIME, nullable=False)
     retired_at: datetime | None = Field(default=None, sa_type=UTC_DATETIME)
     verify_until: datetime | None = Field(default=None, sa_type=UTC_DATETIME)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from strawberry.types import Info as StrawberryInfo
 
+from gateway.auth.principal import Principal
 from gateway.db import AsyncSession
 from gateway.settings import Settings
 
@@ -16,6 +17,7 @@ class Context:
     request: Request
     settings: Settings
     db: AsyncSession
+    principal: Principal | None
 
 
 Info = StrawberryInfo[Context, None]

@@ -20,6 +20,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.directory.schema import DirectoryQuery
+from gateway.viewer.schema import ViewerQuery
 
 MAX_DEPTH = 6
 MAX_ALIASES = 15
@@ -28,7 +29,7 @@ UNEXPECTED_ERROR_MESSAGE = "Unexpected error."
 
 
 @strawberry.type
-class Query(DirectoryQuery):
+class Query(DirectoryQuery, ViewerQuery):
     pass
 
 

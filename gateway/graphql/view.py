@@ -9,6 +9,7 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.schema.base import BaseSchema
 
+from gateway.auth.backend import principal_of
 from gateway.db import AsyncSession
 from gateway.graphql.context import Context
 from gateway.settings import Settings
@@ -39,7 +40,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
-        return Context(request=request, settings=self.settings, db=request.state.db)
+        return Context(request=request, settings=self.settings, db=request.state.db, principal=principal_of(request))
 
 
 def _refuse_unless_json_post(request: Request, *, ide_enabled: bool) -> Response | None:

@@ -8,7 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from gateway.db import metadata
+from gateway.db import UTCDateTime, metadata
 
 __all__ = ["Organisation", "OrganisationRole", "metadata"]
 
@@ -32,4 +32,4 @@ class Organisation(SQLModel, table=True):
     # An organisation can hold several roles (the RJ hub both receives referrals and runs casework).
     roles: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
     active: bool = Field(default=True, nullable=False)
-    created_at: datetime = Field(default_factory=utc_now, sa_type=sa.DateTime(timezone=True), nullable=False)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime(), nullable=False)

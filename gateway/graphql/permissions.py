@@ -1,0 +1,61 @@
+"""Function-level authorisation for GraphQL fields: deny by default, one scope per field."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from strawberry.permission import BasePermission
+
+from gateway.auth.principal import Scope
+from gateway.graphql.context import Info
+
+
+class Public(BasePermission):
+    """Declares a field deliberately open to anonymous callers (only the public provider directory)."""
+
+    message = "public"
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return True
+
+
+class Authenticated(BasePermission):
+    """Allows any caller with a valid token, whatever its scopes (only for the caller's own identity)."""
+
+    message = "Sign in or send an access token."
+    error_extensions = {"code": "unauthenticated"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return info.context.principal is not None
+
+
+class ScopePermission(BasePermission):
+    """Allows a caller whose token carries `scope`; anonymous callers and others get `forbidden`."""
+
+    scope: Scope
+    message = "You are not allowed to do that."
+    error_extensions = {"code": "forbidden"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        principal = info.context.principal
+        return principal is not None and principal.has(self.scope)
+
+
+@cache
+def requires(scope: Scope) -> type[ScopePermission]:
+    """The permission class for one scope; the same class each time, so schemas compare equal."""
+    return type(f"Requires_{scope.name}", (ScopePermission,), {"scope": scope})
+
+
+def declared_permissions(permission_classes: list[type[BasePermission]]) -> list[str]:
+    """What a field declares, for the schema walk: 'public' or the scope values."""
+    declared = []
+    for permission in permission_classes:
+        if permission is Public:
+            declared.append("public")
+        elif permission is Authenticated:
+            declared.append("authenticated")
+        elif issubclass(permission, ScopePermission):
+            declared.append(permission.scope.value)
+    return declared
