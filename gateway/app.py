@@ -29,7 +29,7 @@ def create_app(settings: Settings) -> Starlette:
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
     verifier = TokenVerifier(settings, session_factory)
-    authorization_server = GatewayAuthorizationServer(settings, verifier.verify_with_known_keys)
+    authorization_server = GatewayAuthorizationServer(settings, verifier.verify)
     oauth = AuthorizationEndpoints(settings, authorization_server, session_factory)
     graphql = GatewayGraphQL(
         build_schema(production=not settings.is_development), settings=settings, session_factory=session_factory

@@ -7,7 +7,7 @@ import contextlib
 import itertools
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -90,16 +90,44 @@ def empty_database_url(database_kind: str, request: pytest.FixtureRequest, tmp_p
         yield url
 
 
+@contextlib.contextmanager
+def database_copy(
+    database_kind: str, request: pytest.FixtureRequest, tmp_path: Path, *, sqlite_file: Path, postgres_database: str
+) -> Iterator[str]:
+    """A private copy of a prepared database: a file copy on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL."""
+    if database_kind == "sqlite":
+        path = tmp_path / "test.sqlite3"
+        shutil.copyfile(sqlite_file, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres_template")
+    with _private_postgres_database(cluster, "test", postgres_database) as url:
+        yield url
+
+
+def prepared_template(
+    database_kind: str, request: pytest.FixtureRequest, name: str, prepare: Callable[[str], None]
+) -> tuple[Path, str]:
+    """A template made once per session from the migrated one by `prepare(url)`: (SQLite file, PostgreSQL name)."""
+    if database_kind == "sqlite":
+        base: Path = request.getfixturevalue("sqlite_template")
+        path = base.with_name(f"{name}.sqlite3")
+        shutil.copyfile(base, path)
+        prepare(f"sqlite+aiosqlite:///{path}")
+        return path, ""
+    cluster: PostgresCluster = request.getfixturevalue("postgres_template")
+    asyncio.run(_admin_execute(cluster, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DATABASE}"))
+    prepare(cluster.url(name))
+    return Path(), name
+
+
 @pytest.fixture
 def database_url(database_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database migrated to head, private to this test."""
-    if database_kind == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "test.sqlite3"
-        shutil.copyfile(template, path)
-        yield f"sqlite+aiosqlite:///{path}"
-        return
-    with _private_postgres_database(request.getfixturevalue("postgres_template"), "test", TEMPLATE_DATABASE) as url:
+    sqlite_file = request.getfixturevalue("sqlite_template") if database_kind == "sqlite" else Path()
+    with database_copy(
+        database_kind, request, tmp_path, sqlite_file=sqlite_file, postgres_database=TEMPLATE_DATABASE
+    ) as url:
         yield url
 
 

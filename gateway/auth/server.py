@@ -28,7 +28,7 @@ from authlib.oauth2.rfc6749 import (
     list_to_scope,
     scope_to_list,
 )
-from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -48,6 +48,7 @@ from gateway.auth.hashing import digest, new_token
 from gateway.auth.keys import SIGNING_ALGORITHM, active_signing_key
 from gateway.auth.models import AuthorizationCode, IssuedToken, OAuthClient, User
 from gateway.auth.principal import Role, Scope, scopes_for_roles
+from gateway.auth.tokens import InvalidToken
 from gateway.db import AsyncSession
 from gateway.organisations.models import Organisation, utc_now
 from gateway.settings import Settings
@@ -290,7 +291,7 @@ async def _remember_assertion(client_pk: int, jti: str, expires_at: datetime) ->
 
 
 async def _find_token(
-    token_string: str, hint: str | None, verify: Callable[[str], dict[str, Any]]
+    token_string: str, hint: str | None, verify: Callable[[str], Awaitable[dict[str, Any]]]
 ) -> TokenAdapter | None:
     db = current_db.get()
     base = select(IssuedToken, OAuthClient.client_id, OAuthClient.active).join(
@@ -303,8 +304,8 @@ async def _find_token(
         is_refresh = found is not None
     if found is None and hint != "refresh_token":
         try:
-            claims = verify(token_string)
-        except pyjwt.PyJWTError:
+            claims = await verify(token_string)
+        except InvalidToken:
             return None
         found = (await db.exec(base.where(IssuedToken.jti == str(claims["jti"])))).first()
     if found is None:
@@ -373,11 +374,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         row, client_id = found
         return TokenAdapter(row, client_id, is_refresh=True)
 
-    def authenticate_user(self, refresh_token: TokenAdapter) -> UserAdapter | None:
-        if refresh_token.row.user_id is None:
-            return None
-        user = on_loop(_user_if_active, refresh_token.row.user_id)
-        return UserAdapter(user) if user is not None else None
+    def authenticate_user(self, refresh_token: TokenAdapter) -> UserAdapter:
+        user = on_loop(_user_if_active, refresh_token.row.user_id) if refresh_token.row.user_id else None
+        if user is None:
+            raise InvalidGrantError("The account this refresh token belongs to is no longer active.")
+        return UserAdapter(user)
 
     def revoke_old_credential(self, refresh_token: TokenAdapter) -> None:
         async def revoke() -> None:
@@ -512,7 +513,7 @@ class IssuerParameter(rfc9207.IssuerParameter):  # type: ignore[misc]
 class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     """The gateway's OAuth 2 authorisation server: client credentials, code with PKCE, refresh rotation."""
 
-    def __init__(self, settings: Settings, verify_access_token: Callable[[str], dict[str, Any]]) -> None:
+    def __init__(self, settings: Settings, verify_access_token: Callable[[str], Awaitable[dict[str, Any]]]) -> None:
         super().__init__(scopes_supported=[s.value for s in Scope])
         self.settings = settings
         self.verify_access_token = verify_access_token

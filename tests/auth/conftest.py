@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -10,8 +11,9 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -28,6 +30,7 @@ from gateway.auth.principal import Role
 from gateway.db import create_engine, create_session_factory
 from gateway.organisations.service import demo_organisations, ensure_organisation
 from gateway.settings import Settings
+from tests.conftest import database_copy, prepared_template
 
 ISSUER = "https://gateway.test"
 REDIRECT_URI = "https://app.example/callback"
@@ -60,6 +63,7 @@ def make_settings(database_url: str, issuer: str = ISSUER) -> Settings:
 async def build_world(settings: Settings) -> World:
     engine = create_engine(settings.database_url)
     cpn_key = ECKey.generate_key("P-256", parameters={"kid": "cpn-key-1", "alg": "ES256", "use": "sig"})
+    # argon2 makes each secret and password cost real time: built once per database kind, then copied.
     try:
         async with create_session_factory(engine)() as db, db.begin():
             await ensure_signing_key(db=db)
@@ -117,14 +121,40 @@ async def build_world(settings: Settings) -> World:
     )
 
 
+@pytest.fixture(scope="session")
+def world_templates() -> dict[str, tuple[Path, str, World]]:
+    return {}
+
+
+@pytest.fixture
+def database_url(
+    database_kind: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    world_templates: dict[str, tuple[Path, str, World]],
+) -> Iterator[str]:
+    """A private copy of a database holding the organisations, a signing key, the clients and the staff."""
+    if database_kind not in world_templates:
+        built: list[World] = []
+        sqlite_file, postgres_name = prepared_template(
+            database_kind, request, "auth_world", lambda url: built.append(asyncio.run(build_world(make_settings(url))))
+        )
+        world_templates[database_kind] = (sqlite_file, postgres_name, built[0])
+    sqlite_file, postgres_name, _ = world_templates[database_kind]
+    with database_copy(
+        database_kind, request, tmp_path, sqlite_file=sqlite_file, postgres_database=postgres_name
+    ) as url:
+        yield url
+
+
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return make_settings(database_url)
 
 
 @pytest.fixture
-async def world(settings: Settings) -> World:
-    return await build_world(settings)
+def world(settings: Settings, database_kind: str, world_templates: dict[str, tuple[Path, str, World]]) -> World:
+    return replace(world_templates[database_kind][2], settings=settings)
 
 
 @pytest.fixture
@@ -146,14 +176,14 @@ class LiveGateway:
 
 
 @pytest.fixture
-def live_gateway(database_url: str) -> Iterator[LiveGateway]:
+def live_gateway(database_url: str, world: World) -> Iterator[LiveGateway]:
     """The real gateway served by uvicorn on loopback, for standard OAuth clients to talk to over TCP."""
-    import asyncio
+    template_world = world
 
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     settings = make_settings(database_url, issuer=base_url)
-    world = asyncio.run(build_world(settings))
+    world = replace(template_world, settings=settings)
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -247,5 +277,5 @@ def decode_unverified(token: str) -> tuple[dict[str, object], dict[str, object]]
     return jwt.get_unverified_header(token), jwt.decode(token, options={"verify_signature": False})
 
 
-def b64url_json(value: dict[str, object]) -> str:
+def b64url_json(value: Mapping[str, object]) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
