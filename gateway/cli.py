@@ -147,9 +147,10 @@ def welcome(host: str, port: int) -> None:
 
 
 def _register_subcommands() -> None:
+    from gateway.audit.cli import audit
     from gateway.auth.cli import clients, keys, users
 
-    for group in (clients, users, keys):
+    for group in (clients, users, keys, audit):
         main.add_command(group)
 
 

@@ -7,6 +7,12 @@ import importlib
 TABLE_MODULES = (
     "gateway.organisations.models",
     "gateway.auth.models",
+    "gateway.victims.models",
+    "gateway.consent.models",
+    "gateway.referrals.models",
+    "gateway.audit.models",
+    "gateway.events.models",
+    "gateway.idempotency.models",
 )
 
 

@@ -20,6 +20,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.directory.schema import DirectoryQuery
+from gateway.graphql.cost import QueryCostLimiter
 from gateway.viewer.schema import ViewerQuery
 
 MAX_DEPTH = 6
@@ -45,6 +46,7 @@ def _extensions(*, production: bool) -> list[Callable[[], SchemaExtension]]:
         partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
         partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+        QueryCostLimiter,
         partial(ParserCache, maxsize=512),
         partial(ValidationCache, maxsize=512),
         partial(MaskErrors, should_mask_error=is_unexpected, error_message=UNEXPECTED_ERROR_MESSAGE),

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.base import BaseSchema
+from strawberry.types import ExecutionResult
 
 from gateway.auth.backend import principal_of
 from gateway.db import AsyncSession
 from gateway.graphql.context import Context
+from gateway.graphql.schema import UNEXPECTED_ERROR_MESSAGE
 from gateway.settings import Settings
+
+log = logging.getLogger("gateway.graphql")
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
@@ -38,6 +45,17 @@ class GatewayGraphQL(GraphQL[Context, None]):
         async with self.session_factory() as db:
             scope.setdefault("state", {})["db"] = db
             await super().__call__(scope, receive, send)
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        # Reads write audit rows; they must be committed before any personal data leaves in the response.
+        db = request.state.db
+        try:
+            await db.commit()
+        except Exception:
+            await db.rollback()
+            log.exception("could not commit the request's audit trail; withholding the response")
+            return {"data": None, "errors": [{"message": UNEXPECTED_ERROR_MESSAGE}]}
+        return await super().process_result(request, result)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         return Context(request=request, settings=self.settings, db=request.state.db, principal=principal_of(request))

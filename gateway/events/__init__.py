@@ -1,0 +1,1 @@
+"""The transactional outbox: events for partner organisations, ids only, delivered after commit."""

@@ -1,0 +1,39 @@
+"""Mutation results: the payload on success, or an OperationError with a stable code, and nothing changed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import strawberry
+
+from gateway.errors import DomainError
+from gateway.graphql.context import Info
+
+log = logging.getLogger("gateway.graphql")
+T = TypeVar("T")
+
+
+@strawberry.type(description="A refused operation: nothing was changed.")
+class OperationError:
+    code: str = strawberry.field(
+        description="Stable machine-readable code, e.g. not-found, conflict, consent-required."
+    )
+    message: str = strawberry.field(description="What went wrong, for a person; never contains personal data.")
+
+
+async def perform(info: Info, operation: Callable[[], Awaitable[T]]) -> T | OperationError:
+    """One mutation, one transaction: commit what the service flushed, or roll all of it back."""
+    db = info.context.db
+    try:
+        result = await operation()
+    except DomainError as refusal:
+        await db.rollback()
+        log.info("operation refused", extra={"code": refusal.code.value})
+        return OperationError(code=refusal.code.value, message=refusal.message)
+    except BaseException:
+        await db.rollback()
+        raise
+    await db.commit()
+    return result

@@ -1,0 +1,1 @@
+"""Victims: identity, contact and safe-contact details, held apart from case data."""
