@@ -20,6 +20,7 @@ from gateway.graphql.view import GatewayGraphQL
 from gateway.health import healthz, readyz
 from gateway.logs import configure_logging
 from gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from gateway.referrals.intake_http import SelfReferralEndpoint
 from gateway.settings import Settings
 
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql),  # the view itself refuses anything but JSON POST
             *oauth.routes(),
+            Route("/self-referral", SelfReferralEndpoint(session_factory), methods=["POST"]),
         ],
         middleware=[
             Middleware(RequestContextMiddleware),

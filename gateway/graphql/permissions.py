@@ -48,6 +48,23 @@ def requires(scope: Scope) -> type[ScopePermission]:
     return type(f"Requires_{scope.name}", (ScopePermission,), {"scope": scope})
 
 
+class AnyScopePermission(BasePermission):
+    """Allows a caller holding any one of `scopes` (fields both the Hub and providers use)."""
+
+    scopes: tuple[Scope, ...]
+    message = "You are not allowed to do that."
+    error_extensions = {"code": "forbidden"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        principal = info.context.principal
+        return principal is not None and any(principal.has(scope) for scope in self.scopes)
+
+
+@cache
+def requires_any(*scopes: Scope) -> type[AnyScopePermission]:
+    return type(f"RequiresAny_{'_'.join(s.name for s in scopes)}", (AnyScopePermission,), {"scopes": scopes})
+
+
 def declared_permissions(permission_classes: list[type[BasePermission]]) -> list[str]:
     """What a field declares, for the schema walk: 'public' or the scope values."""
     declared = []
@@ -58,4 +75,6 @@ def declared_permissions(permission_classes: list[type[BasePermission]]) -> list
             declared.append("authenticated")
         elif issubclass(permission, ScopePermission):
             declared.append(permission.scope.value)
+        elif issubclass(permission, AnyScopePermission):
+            declared.append(" | ".join(s.value for s in permission.scopes))
     return declared

@@ -21,6 +21,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from gateway.directory.schema import DirectoryQuery
 from gateway.graphql.cost import QueryCostLimiter
+from gateway.referrals.schema import ReferralMutation, ReferralQuery
 from gateway.viewer.schema import ViewerQuery
 
 MAX_DEPTH = 6
@@ -30,7 +31,12 @@ UNEXPECTED_ERROR_MESSAGE = "Unexpected error."
 
 
 @strawberry.type
-class Query(DirectoryQuery, ViewerQuery):
+class Query(DirectoryQuery, ViewerQuery, ReferralQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(ReferralMutation):
     pass
 
 
@@ -60,8 +66,9 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
     """The schema; in production introspection and field suggestions are off."""
     return strawberry.Schema(
         query=Query,
+        mutation=Mutation,
         extensions=_extensions(production=production),
-        config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=production, sort_schema=True),
+        config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=production),
     )
 
 

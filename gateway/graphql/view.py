@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -17,6 +18,7 @@ from gateway.auth.backend import principal_of
 from gateway.db import AsyncSession
 from gateway.graphql.context import Context
 from gateway.graphql.schema import UNEXPECTED_ERROR_MESSAGE
+from gateway.referrals.loaders import ReferralLoaders
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway.graphql")
@@ -58,7 +60,17 @@ class GatewayGraphQL(GraphQL[Context, None]):
         return await super().process_result(request, result)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
-        return Context(request=request, settings=self.settings, db=request.state.db, principal=principal_of(request))
+        principal = principal_of(request)
+        db = request.state.db
+        lock = asyncio.Lock()
+        return Context(
+            request=request,
+            settings=self.settings,
+            db=db,
+            principal=principal,
+            loaders=ReferralLoaders(db, principal, lock),
+            db_lock=lock,
+        )
 
 
 def _refuse_unless_json_post(request: Request, *, ide_enabled: bool) -> Response | None:

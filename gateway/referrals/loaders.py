@@ -1,0 +1,77 @@
+"""Per-request dataloaders: each relation is one batched service call, never a query per list item."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from gateway.auth.principal import Principal
+from gateway.consent.models import Consent
+from gateway.consent.service import load_consents_for_victims
+from gateway.db import AsyncSession
+from gateway.referrals import service
+from gateway.referrals.models import Case, ContactAttempt, ReferralTask
+from gateway.victims.models import Victim
+from gateway.victims.service import load_victims
+
+V = TypeVar("V")
+BatchLoad = Callable[..., Awaitable[dict[int, Any]]]
+
+
+def _loader(
+    db: AsyncSession, actor: Principal, lock: asyncio.Lock, load: BatchLoad, keyword: str, default: V
+) -> DataLoader[int, V]:
+    async def batch(keys: list[int]) -> Sequence[V]:
+        async with lock:  # one session per request: its queries must not overlap
+            found = await load(db=db, actor=actor, **{keyword: list(dict.fromkeys(keys))})
+        return [found.get(key, default) for key in keys]
+
+    return DataLoader(load_fn=batch)
+
+
+class ReferralLoaders:
+    """Created for each request with the caller, so every batch is authorised in the service's SQL."""
+
+    def __init__(self, db: AsyncSession, actor: Principal | None, lock: asyncio.Lock) -> None:
+        self._db = db
+        self._actor = actor
+        self._lock = lock
+        self._built: dict[str, DataLoader[int, Any]] = {}
+
+    def _get(self, name: str, load: BatchLoad, keyword: str, default: V) -> DataLoader[int, V]:
+        if self._actor is None:
+            raise PermissionError("loaders need an authenticated caller")
+        if name not in self._built:
+            self._built[name] = _loader(self._db, self._actor, self._lock, load, keyword, default)
+        return self._built[name]
+
+    @property
+    def victim_views(self) -> DataLoader[int, service.ProviderVictimView | None]:
+        return self._get("victim_views", service.load_victim_views_for_tasks, "task_ids", None)
+
+    @property
+    def consent_summaries(self) -> DataLoader[int, service.TaskConsentSummary | None]:
+        return self._get("consent_summaries", service.load_consent_summaries_for_tasks, "task_ids", None)
+
+    @property
+    def contact_attempts(self) -> DataLoader[int, list[ContactAttempt]]:
+        return self._get("contact_attempts", service.load_contact_attempts_for_tasks, "task_ids", [])
+
+    @property
+    def referral_tasks(self) -> DataLoader[int, list[ReferralTask]]:
+        return self._get("referral_tasks", service.load_tasks_for_referrals, "referral_ids", [])
+
+    @property
+    def referral_cases(self) -> DataLoader[int, Case | None]:
+        return self._get("referral_cases", service.load_cases_for_referrals, "referral_ids", None)
+
+    @property
+    def victims(self) -> DataLoader[int, Victim | None]:
+        return self._get("victims", load_victims, "victim_ids", None)
+
+    @property
+    def victim_consents(self) -> DataLoader[int, list[Consent]]:
+        return self._get("victim_consents", load_consents_for_victims, "victim_ids", [])

@@ -1,0 +1,411 @@
+"""GraphQL shapes for referrals and tasks. Built from rows and views; personal data only through loaders."""
+
+from __future__ import annotations
+
+import base64
+from datetime import date, datetime
+from typing import Any
+
+import strawberry
+
+from gateway.auth.principal import Scope
+from gateway.consent.models import Consent
+from gateway.graphql.context import Info
+from gateway.graphql.permissions import requires
+from gateway.referrals import service
+from gateway.referrals.models import Case, ContactAttempt, Referral, ReferralTask, SelfReferral
+from gateway.victims.models import Victim
+
+
+def encode_cursor(row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{row_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    """The row id a cursor stands for; a cursor that is not one of ours starts from the beginning."""
+    if not cursor:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    prefix, _, number = text.partition(":")
+    return int(number) if prefix == "id" and number.isdigit() else None
+
+
+# -- what a provider sees of a victim ----------------------------------------------------------------------
+
+
+@strawberry.type(description="Safe-contact instructions: follow them, or the contact may put the victim at risk.")
+class SafeContact:
+    safe_phone: str | None
+    safe_times: str | None
+    voicemail_safe: bool
+    letters_safe: bool
+    perpetrator_shares_address: bool
+
+
+@strawberry.type
+class Guardian:
+    name: str | None
+    relationship: str | None
+    phone: str | None
+    email: str | None
+
+
+@strawberry.type
+class PriorityFlags:
+    most_serious_crime: bool
+    persistently_targeted: bool
+    vulnerable_or_intimidated: bool
+
+
+@strawberry.type(
+    name="ProviderVictim",
+    description="The victim as this provider may see them: only its profile's fields, or nothing with the reason.",
+)
+class ProviderVictimType:
+    redacted: bool
+    redaction_reason: str | None
+    shared_under_safeguarding_override: bool
+    fields: list[str] = strawberry.field(description="The fields this provider may receive.")
+    given_name: str | None
+    family_name: str | None
+    date_of_birth: date | None
+    age: int | None
+    address: str | None
+    postcode: str | None
+    phone: str | None
+    email: str | None
+    safe_contact: SafeContact | None
+    guardian: Guardian | None
+    language: str | None
+    interpreter_needed: bool | None
+    crime_category: str | None
+    crime_reference: str | None
+    domestic_abuse_risk: str | None
+    priority_flags: PriorityFlags | None
+    needs: list[str] | None
+    assessment_notes: str | None
+
+    @classmethod
+    def from_view(cls, view: service.ProviderVictimView) -> ProviderVictimType:
+        return cls(
+            redacted=view.redacted,
+            redaction_reason=view.redaction_reason,
+            shared_under_safeguarding_override=view.shared_under_safeguarding_override,
+            fields=sorted(f.value for f in view.fields),
+            given_name=view.given_name,
+            family_name=view.family_name,
+            date_of_birth=view.date_of_birth,
+            age=view.age,
+            address=view.address,
+            postcode=view.postcode,
+            phone=view.phone,
+            email=view.email,
+            safe_contact=SafeContact(**_fields_of(view.safe_contact)) if view.safe_contact else None,
+            guardian=Guardian(**_fields_of(view.guardian)) if view.guardian else None,
+            language=view.language,
+            interpreter_needed=view.interpreter_needed,
+            crime_category=view.crime_category,
+            crime_reference=view.crime_reference,
+            domestic_abuse_risk=view.domestic_abuse_risk,
+            priority_flags=PriorityFlags(**_fields_of(view.priority_flags)) if view.priority_flags else None,
+            needs=list(view.needs) if view.needs is not None else None,
+            assessment_notes=view.assessment_notes,
+        )
+
+
+def _fields_of(value: object) -> dict[str, Any]:
+    return {name: getattr(value, name) for name in value.__slots__}  # type: ignore[attr-defined]
+
+
+@strawberry.type(name="TaskConsent", description="The standing of the consent behind a task; no free text.")
+class TaskConsentType:
+    state: str = strawberry.field(description="valid, withdrawn, expired, none or safeguarding-override.")
+    given_by: str | None
+    method: str | None
+    given_at: datetime | None
+    expires_at: datetime | None
+    data_categories: list[str]
+
+    @classmethod
+    def from_summary(cls, summary: service.TaskConsentSummary) -> TaskConsentType:
+        return cls(
+            state=summary.state,
+            given_by=summary.given_by,
+            method=summary.method,
+            given_at=summary.given_at,
+            expires_at=summary.expires_at,
+            data_categories=list(summary.data_categories),
+        )
+
+
+@strawberry.type(name="ContactAttempt")
+class ContactAttemptType:
+    id: strawberry.ID
+    attempted_at: datetime
+    method: str
+    result: str
+
+    @classmethod
+    def from_row(cls, row: ContactAttempt) -> ContactAttemptType:
+        return cls(id=strawberry.ID(str(row.id)), attempted_at=row.attempted_at, method=row.method, result=row.result)
+
+
+# -- tasks -------------------------------------------------------------------------------------------------
+
+
+@strawberry.type(name="Task", description="One provider's part of a referral. Both the Hub and that provider see it.")
+class TaskType:
+    id: strawberry.ID
+    reference: str
+    provider: str = strawberry.field(description="The provider's slug.")
+    status: str
+    status_reason: str | None
+    version: int = strawberry.field(description="Send it back with a transition; a stale one gets `conflict`.")
+    replaces_task_id: strawberry.ID | None
+    safeguarding_override: bool = strawberry.field(description="Sent without consent under a safeguarding override.")
+    requested_at: datetime | None
+    accept_due_at: datetime | None
+    first_contact_due_at: datetime | None
+    accepted_at: datetime | None
+    viewed_at: datetime | None
+    first_contact_at: datetime | None
+    appointment_at: datetime | None
+    waitlisted: bool
+    closed_at: datetime | None
+    overdue: list[str] = strawberry.field(description="accept-overdue and/or first-contact-overdue, or empty.")
+
+    @classmethod
+    def from_row(cls, row: ReferralTask) -> TaskType:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            reference=row.reference,
+            provider=row.provider_slug,
+            status=row.status,
+            status_reason=row.status_reason,
+            version=row.version,
+            replaces_task_id=strawberry.ID(str(row.replaces_task_id)) if row.replaces_task_id else None,
+            safeguarding_override=row.safeguarding_override,
+            requested_at=row.requested_at,
+            accept_due_at=row.accept_due_at,
+            first_contact_due_at=row.first_contact_due_at,
+            accepted_at=row.accepted_at,
+            viewed_at=row.viewed_at,
+            first_contact_at=row.first_contact_at,
+            appointment_at=row.appointment_at,
+            waitlisted=row.waitlisted,
+            closed_at=row.closed_at,
+            overdue=[r.value for r in service.overdue_reasons(row)],
+        )
+
+    @strawberry.field(
+        description="The victim, minimised to this provider's profile.", permission_classes=[requires(Scope.TASKS_READ)]
+    )
+    async def victim(self, info: Info) -> ProviderVictimType | None:
+        view = await info.context.loaders.victim_views.load(int(self.id))
+        return ProviderVictimType.from_view(view) if view is not None else None
+
+    @strawberry.field(permission_classes=[requires(Scope.TASKS_READ)])
+    async def consent(self, info: Info) -> TaskConsentType | None:
+        summary = await info.context.loaders.consent_summaries.load(int(self.id))
+        return TaskConsentType.from_summary(summary) if summary is not None else None
+
+    @strawberry.field(permission_classes=[requires(Scope.TASKS_READ)])
+    async def contact_attempts(self, info: Info) -> list[ContactAttemptType]:
+        attempts = await info.context.loaders.contact_attempts.load(int(self.id))
+        return [ContactAttemptType.from_row(a) for a in attempts]
+
+
+@strawberry.type
+class TaskPage:
+    items: list[TaskType]
+    next_cursor: str | None = strawberry.field(description="Pass as `after` for the next page; null at the end.")
+
+
+# -- the Hub's view --------------------------------------------------------------------------------------
+
+
+@strawberry.type(name="Case", description="The case behind a referral, as the Hub recorded it.")
+class CaseType:
+    arrival_route: str
+    reported_to_police: bool
+    crime_reference: str | None
+    crime_category: str
+    domestic_abuse_risk: str
+    priority_flags: PriorityFlags
+    needs: list[str]
+    assessment_notes: str | None
+
+    @classmethod
+    def from_row(cls, row: Case) -> CaseType:
+        return cls(
+            arrival_route=row.arrival_route,
+            reported_to_police=row.reported_to_police,
+            crime_reference=row.crime_reference,
+            crime_category=row.crime_category,
+            domestic_abuse_risk=row.domestic_abuse_risk,
+            priority_flags=PriorityFlags(
+                most_serious_crime=row.priority_most_serious_crime,
+                persistently_targeted=row.priority_persistently_targeted,
+                vulnerable_or_intimidated=row.priority_vulnerable_or_intimidated,
+            ),
+            needs=list(row.needs),
+            assessment_notes=row.assessment_notes,
+        )
+
+
+@strawberry.type(name="Victim", description="The Hub's full record of a victim it referred.")
+class HubVictimType:
+    id: strawberry.ID
+    given_name: str
+    family_name: str
+    date_of_birth: date | None
+    address: str | None
+    postcode: str | None
+    phone: str | None
+    email: str | None
+    guardian: Guardian | None
+    safe_contact: SafeContact
+    language: str | None
+    interpreter_needed: bool
+
+    @classmethod
+    def from_row(cls, row: Victim) -> HubVictimType:
+        guardian = None
+        if row.guardian_name or row.guardian_phone or row.guardian_email:
+            guardian = Guardian(
+                name=row.guardian_name,
+                relationship=row.guardian_relationship,
+                phone=row.guardian_phone,
+                email=row.guardian_email,
+            )
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            given_name=row.given_name,
+            family_name=row.family_name,
+            date_of_birth=row.date_of_birth,
+            address=row.address,
+            postcode=row.postcode,
+            phone=row.phone,
+            email=row.email,
+            guardian=guardian,
+            safe_contact=SafeContact(
+                safe_phone=row.safe_phone,
+                safe_times=row.safe_times,
+                voicemail_safe=row.voicemail_safe,
+                letters_safe=row.letters_safe,
+                perpetrator_shares_address=row.perpetrator_shares_address,
+            ),
+            language=row.language,
+            interpreter_needed=row.interpreter_needed,
+        )
+
+
+@strawberry.type(name="Consent", description="A consent record as the Hub took it.")
+class ConsentType:
+    id: strawberry.ID
+    given_by: str
+    method: str
+    given_at: datetime
+    providers: list[str]
+    data_categories: list[str]
+    statistics_consent: bool
+    withheld_information: str | None
+    withheld_reason: str | None
+    expires_at: datetime | None
+    withdrawn_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Consent) -> ConsentType:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            given_by=row.given_by,
+            method=row.method,
+            given_at=row.given_at,
+            providers=list(row.provider_slugs),
+            data_categories=list(row.data_categories),
+            statistics_consent=row.statistics_consent,
+            withheld_information=row.withheld_information,
+            withheld_reason=row.withheld_reason,
+            expires_at=row.expires_at,
+            withdrawn_at=row.withdrawn_at,
+        )
+
+
+@strawberry.type(name="Referral", description="A referral owned by the Hub: one task per provider.")
+class ReferralType:
+    id: strawberry.ID
+    reference: str
+    created_at: datetime
+    victim_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: Referral) -> ReferralType:
+        return cls(
+            id=strawberry.ID(str(row.id)), reference=row.reference, created_at=row.created_at, victim_id=row.victim_id
+        )
+
+    @strawberry.field(permission_classes=[requires(Scope.REFERRALS_READ)])
+    async def tasks(self, info: Info) -> list[TaskType]:
+        return [TaskType.from_row(t) for t in await info.context.loaders.referral_tasks.load(int(self.id))]
+
+    @strawberry.field(name="case", permission_classes=[requires(Scope.REFERRALS_READ)])
+    async def case_(self, info: Info) -> CaseType | None:
+        case = await info.context.loaders.referral_cases.load(int(self.id))
+        return CaseType.from_row(case) if case is not None else None
+
+    @strawberry.field(permission_classes=[requires(Scope.REFERRALS_READ)])
+    async def victim(self, info: Info) -> HubVictimType | None:
+        victim = await info.context.loaders.victims.load(self.victim_id)
+        return HubVictimType.from_row(victim) if victim is not None else None
+
+    @strawberry.field(permission_classes=[requires(Scope.REFERRALS_READ)])
+    async def consents(self, info: Info) -> list[ConsentType]:
+        return [ConsentType.from_row(c) for c in await info.context.loaders.victim_consents.load(self.victim_id)]
+
+
+@strawberry.type
+class ReferralPage:
+    items: list[ReferralType]
+    next_cursor: str | None
+
+
+@strawberry.type(name="IntakeItem", description="A self-referral waiting for a co-ordinator to triage it.")
+class IntakeItemType:
+    id: strawberry.ID
+    confirmation_reference: str
+    status: str
+    given_name: str
+    family_name: str
+    phone: str | None
+    email: str | None
+    safe_contact: SafeContact
+    submitted_at: datetime
+
+    @classmethod
+    def from_row(cls, row: SelfReferral) -> IntakeItemType:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            confirmation_reference=row.confirmation_reference,
+            status=row.status,
+            given_name=row.given_name,
+            family_name=row.family_name,
+            phone=row.phone,
+            email=row.email,
+            safe_contact=SafeContact(
+                safe_phone=row.safe_phone,
+                safe_times=row.safe_times,
+                voicemail_safe=row.voicemail_safe,
+                letters_safe=row.letters_safe,
+                perpetrator_shares_address=row.perpetrator_shares_address,
+            ),
+            submitted_at=row.received_at,
+        )
+
+
+@strawberry.type
+class IntakePage:
+    items: list[IntakeItemType]
+    next_cursor: str | None

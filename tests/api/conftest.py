@@ -1,0 +1,247 @@
+"""An API world: the demo organisations, a signing key and one machine client per role, built once per database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from gateway.auth import service as auth
+from gateway.auth.keys import ensure_signing_key
+from gateway.db import create_engine, create_session_factory
+from gateway.organisations.service import demo_organisations, ensure_organisation
+from gateway.settings import Settings
+from tests.conftest import database_copy, prepared_template
+
+ISSUER = "https://gateway.test"
+PROVIDERS = ("cpn", "family-action", "rape-crisis", "rj-hub", "road-victims-trust")
+ROLE_CLIENTS: dict[str, tuple[str, str]] = {
+    "hub": ("hub", "referrals:read referrals:write"),
+    "hub-supervisor": ("hub", "referrals:read referrals:write consent:override audit:read"),
+    "commissioner": ("opcc", "monitoring:read"),
+    **{slug: (slug, "tasks:read tasks:write outcomes:write") for slug in PROVIDERS},
+}
+
+
+@dataclass(frozen=True)
+class ApiWorld:
+    settings: Settings
+    credentials: dict[str, tuple[str, str]]  # role -> (client_id, secret)
+
+
+async def _build(settings: Settings) -> dict[str, tuple[str, str]]:
+    engine = create_engine(settings.database_url)
+    credentials = {}
+    try:
+        async with create_session_factory(engine)() as db, db.begin():
+            await ensure_signing_key(db=db)
+            for spec in demo_organisations():
+                await ensure_organisation(db=db, spec=spec)
+            for role, (organisation, scopes) in ROLE_CLIENTS.items():
+                created = await auth.add_client(db=db, organisation_slug=organisation, name=role, scopes=scopes)
+                assert created.secret is not None
+                credentials[role] = (created.client.client_id, created.secret)
+    finally:
+        await engine.dispose()
+    return credentials
+
+
+def make_settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, issuer_url=ISSUER)
+
+
+@pytest.fixture(scope="session")
+def api_templates() -> dict[str, tuple[Path, str, dict[str, tuple[str, str]]]]:
+    return {}
+
+
+@pytest.fixture
+def database_url(
+    database_kind: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    api_templates: dict[str, tuple[Path, str, dict[str, tuple[str, str]]]],
+) -> Iterator[str]:
+    if database_kind not in api_templates:
+        built: list[dict[str, tuple[str, str]]] = []
+        sqlite_file, postgres_name = prepared_template(
+            database_kind, request, "api_world", lambda url: built.append(asyncio.run(_build(make_settings(url))))
+        )
+        api_templates[database_kind] = (sqlite_file, postgres_name, built[0])
+    sqlite_file, postgres_name, _ = api_templates[database_kind]
+    with database_copy(
+        database_kind, request, tmp_path, sqlite_file=sqlite_file, postgres_database=postgres_name
+    ) as url:
+        yield url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+def world(settings: Settings, database_kind: str, api_templates: dict[str, Any]) -> ApiWorld:
+    return ApiWorld(settings=settings, credentials=api_templates[database_kind][2])
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ISSUER) as http:
+        yield http
+
+
+class Gateway:
+    """Speaks to the gateway as each role, with real tokens from its own authorisation server."""
+
+    def __init__(self, http: httpx.AsyncClient, world: ApiWorld) -> None:
+        self.http = http
+        self.world = world
+        self._tokens: dict[str, str] = {}
+
+    async def token(self, role: str) -> str:
+        if role not in self._tokens:
+            client_id, secret = self.world.credentials[role]
+            response = await self.http.post(
+                "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+            )
+            assert response.status_code == 200, response.text
+            self._tokens[role] = response.json()["access_token"]
+        return self._tokens[role]
+
+    async def raw(self, role: str | None, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
+        headers = {"authorization": f"Bearer {await self.token(role)}"} if role else {}
+        return await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+
+    async def gql(self, role: str | None, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.raw(role, query, variables)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture
+def gateway(client: httpx.AsyncClient, world: ApiWorld) -> Gateway:
+    return Gateway(client, world)
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+# -- a referral a test can build on ------------------------------------------------------------------------
+
+CREATE_REFERRAL = """
+mutation($input: CreateReferralInput!) {
+  createReferral(input: $input) {
+    __typename
+    ... on ReferralPayload { referral { id reference tasks { id provider status version } consents { id } } }
+    ... on OperationError { code message }
+  }
+}"""
+
+SEND_TASK = """
+mutation($input: SendTaskInput!) {
+  sendTask(input: $input) {
+    __typename
+    ... on TaskPayload { task { id status version safeguardingOverride } }
+    ... on OperationError { code message }
+  }
+}"""
+
+
+def referral_input(
+    *,
+    providers: list[str],
+    consent_providers: list[str] | None = None,
+    age: int = 34,
+    needs: list[str] | None = None,
+    crime: str = "violence",
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    birth_year = 2026 - age
+    return {
+        "idempotencyKey": idempotency_key or key(),
+        "victim": {
+            "givenName": "Alex",
+            "familyName": "Example",
+            "dateOfBirth": f"{birth_year}-01-15",
+            "address": "1 Example Street, Cambridge",
+            "postcode": "CB1 1AA",
+            "phone": "07700900001",
+            "email": "alex@example.org",
+            "safeContact": {"safePhone": "07700900002", "safeTimes": "weekdays 10-12", "voicemailSafe": False},
+            "language": "English",
+            "guardian": {"name": "Sam Example", "relationship": "parent", "phone": "07700900003"} if age < 18 else None,
+        },
+        "case": {
+            "arrivalRoute": "officer-needs-assessment",
+            "reportedToPolice": True,
+            "crimeReference": "CC-2026-0001",
+            "crimeCategory": crime,
+            "domesticAbuseRisk": "none",
+            "needs": needs or ["mental-health", "emotional"],
+        },
+        "consents": [
+            {
+                "givenBy": "victim" if age >= 18 else "guardian",
+                "method": "verbal",
+                "givenAt": "2026-11-20T10:00:00+00:00",
+                "providers": consent_providers if consent_providers is not None else providers,
+                "dataCategories": [
+                    "name",
+                    "date-of-birth",
+                    "age",
+                    "address",
+                    "phone",
+                    "email",
+                    "safe-contact",
+                    "guardian",
+                    "language",
+                    "crime-category",
+                    "crime-reference",
+                    "priority-flags",
+                    "needs",
+                    "assessment-notes",
+                ],
+                "statisticsConsent": True,
+            }
+        ],
+        "providers": providers,
+    }
+
+
+@dataclass(frozen=True)
+class SentTask:
+    referral_id: str
+    task_id: str
+    version: int
+    consent_id: str
+    provider: str
+
+
+async def sent_task(gateway: Gateway, provider: str = "cpn", **options: Any) -> SentTask:
+    """A referral created by the Hub and its task sent to `provider`."""
+    created = await gateway.gql("hub", CREATE_REFERRAL, {"input": referral_input(providers=[provider], **options)})
+    payload = created["data"]["createReferral"]
+    assert payload["__typename"] == "ReferralPayload", payload
+    task = payload["referral"]["tasks"][0]
+    sent = await gateway.gql(
+        "hub", SEND_TASK, {"input": {"taskId": task["id"], "expectedVersion": task["version"], "idempotencyKey": key()}}
+    )
+    result = sent["data"]["sendTask"]
+    assert result["__typename"] == "TaskPayload", result
+    return SentTask(
+        referral_id=payload["referral"]["id"],
+        task_id=task["id"],
+        version=result["task"]["version"],
+        consent_id=payload["referral"]["consents"][0]["id"],
+        provider=provider,
+    )
