@@ -49,7 +49,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql),  # the view itself refuses anything but JSON POST
             *oauth.routes(),
-            Route("/self-referral", SelfReferralEndpoint(session_factory), methods=["POST"]),
+            Route("/self-referral", SelfReferralEndpoint(session_factory).handle, methods=["POST"]),
         ],
         middleware=[
             Middleware(RequestContextMiddleware),

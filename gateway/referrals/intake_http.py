@@ -64,7 +64,7 @@ class SelfReferralEndpoint:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self.session_factory = session_factory
 
-    async def __call__(self, request: Request) -> JSONResponse:
+    async def handle(self, request: Request) -> JSONResponse:
         caller = request.client.host if request.client else "unknown"
         wait = PER_CALLER.allow(caller) or OVERALL.allow("all")
         if wait is not None:
