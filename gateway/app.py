@@ -21,6 +21,7 @@ from gateway.health import healthz, readyz
 from gateway.logs import configure_logging
 from gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from gateway.referrals.intake_http import SelfReferralEndpoint
+from gateway.restorative_justice.calendar_http import FEED_PATH, CalendarFeedEndpoint
 from gateway.settings import Settings
 
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/graphql", graphql),  # the view itself refuses anything but JSON POST
             *oauth.routes(),
             Route("/self-referral", SelfReferralEndpoint(session_factory).handle, methods=["POST"]),
+            Route(FEED_PATH, CalendarFeedEndpoint(session_factory).handle, methods=["GET"]),
         ],
         middleware=[
             Middleware(RequestContextMiddleware),

@@ -149,8 +149,9 @@ def welcome(host: str, port: int) -> None:
 def _register_subcommands() -> None:
     from gateway.audit.cli import audit
     from gateway.auth.cli import clients, keys, users
+    from gateway.monitoring.cli import report
 
-    for group in (clients, users, keys, audit):
+    for group in (clients, users, keys, audit, report):
         main.add_command(group)
 
 

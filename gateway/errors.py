@@ -16,6 +16,13 @@ class ErrorCode(StrEnum):
     VALIDATION = "validation"
     OVERRIDE_JUSTIFICATION_REQUIRED = "override-justification-required"
     IDEMPOTENCY_KEY_REUSED = "idempotency-key-reused"
+    OUTCOME_REQUIRED = "outcome-required"
+    ACCREDITATION_EXPIRED = "accreditation-expired"
+    SUPERVISOR_APPROVAL_REQUIRED = "supervisor-approval-required"
+    CASE_HALTED = "case-halted"
+    FACILITATOR_DOUBLE_BOOKED = "facilitator-double-booked"
+    PARTY_DOUBLE_BOOKED = "party-double-booked"
+    VENUE_TAKEN = "venue-taken"
 
 
 class DomainError(Exception):
@@ -80,3 +87,38 @@ class OverrideJustificationRequired(DomainError):
 class IdempotencyKeyReused(DomainError):
     default_code = ErrorCode.IDEMPOTENCY_KEY_REUSED
     default_message = "This idempotency key was already used for a different request."
+
+
+class OutcomeRequired(DomainError):
+    default_code = ErrorCode.OUTCOME_REQUIRED
+    default_message = "Completing a task needs an outcome record covering the four Ministry of Justice measures."
+
+
+class AccreditationExpired(DomainError):
+    default_code = ErrorCode.ACCREDITATION_EXPIRED
+    default_message = "That facilitator's accreditation has expired; they cannot be assigned or booked."
+
+
+class SupervisorApprovalRequired(DomainError):
+    default_code = ErrorCode.SUPERVISOR_APPROVAL_REQUIRED
+    default_message = "A sensitive case needs a case supervisor's approval of its assessment before it can progress."
+
+
+class CaseHalted(DomainError):
+    default_code = ErrorCode.CASE_HALTED
+    default_message = "A party has withdrawn, so the case is halted; it can only be closed."
+
+
+class FacilitatorDoubleBooked(DomainError):
+    default_code = ErrorCode.FACILITATOR_DOUBLE_BOOKED
+    default_message = "A facilitator is already booked for another conference at that time."
+
+
+class PartyDoubleBooked(DomainError):
+    default_code = ErrorCode.PARTY_DOUBLE_BOOKED
+    default_message = "A participant is already booked for another conference at that time."
+
+
+class VenueTaken(DomainError):
+    default_code = ErrorCode.VENUE_TAKEN
+    default_message = "The venue is already booked for another conference at that time."

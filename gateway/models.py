@@ -13,6 +13,9 @@ TABLE_MODULES = (
     "gateway.audit.models",
     "gateway.events.models",
     "gateway.idempotency.models",
+    "gateway.outcomes.models",
+    "gateway.grants.models",
+    "gateway.restorative_justice.models",
 )
 
 

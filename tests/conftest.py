@@ -109,6 +109,8 @@ def prepared_template(
     database_kind: str, request: pytest.FixtureRequest, name: str, prepare: Callable[[str], None]
 ) -> tuple[Path, str]:
     """A template made once per session from the migrated one by `prepare(url)`: (SQLite file, PostgreSQL name)."""
+    # Unique per call: two test packages may each build a template from the same recipe.
+    name = f"{name}_{next(_database_numbers)}"
     if database_kind == "sqlite":
         base: Path = request.getfixturevalue("sqlite_template")
         path = base.with_name(f"{name}.sqlite3")

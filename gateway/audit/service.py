@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from gateway.audit.models import GENESIS_HASH, AuditCategory, AuditEntry
@@ -22,6 +24,8 @@ from gateway.victims.models import Victim
 # Any constant works; it only has to be the same for every writer of the chain.
 AUDIT_CHAIN_LOCK_KEY = 0x6175_6469_7430  # "audit0"
 PUBLIC_ACTOR = "public:self-referral"
+# Session.info key for read-side rows waiting to join the chain at the next append or at commit.
+QUEUED_AUDIT_KEY = "gateway.audit.queued"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +77,51 @@ def compute_row_hash(entry: AuditEntry) -> str:
     return hash_row_values({name: getattr(entry, name) for name in HASHED_FIELDS})
 
 
-async def _lock_chain_head(db: AsyncSession) -> None:
-    connection = await db.connection()
-    if connection.dialect.name == "postgresql":
+def _chain_rows(
+    session: Session, batches: Sequence[tuple[Principal | None, Sequence[AuditRecord]]]
+) -> list[dict[str, Any]]:
+    """Place the records at the head of the chain and insert them; runs in the session's own transaction."""
+    session.flush()  # the audited change reaches the database before its log row
+    if session.connection().dialect.name == "postgresql":
         # Held until the transaction ends, so appends from concurrent requests queue instead of forking.
-        await db.exec(select(sa.func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK_KEY)))
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK_KEY)))
     # SQLite allows one writer at a time; the unique sequence refuses any fork that slipped through.
+    table = AuditEntry.__table__  # type: ignore[attr-defined]
+    head = session.execute(
+        sa.select(table.c.sequence, table.c.row_hash).order_by(table.c.sequence.desc()).limit(1)
+    ).first()
+    sequence = int(head.sequence) if head is not None else 0
+    previous_hash = str(head.row_hash) if head is not None else GENESIS_HASH
+    moment = utc_now()
+    rows: list[dict[str, Any]] = []
+    for actor, records in batches:
+        for record in records:
+            sequence += 1
+            row: dict[str, Any] = {
+                "sequence": sequence,
+                "occurred_at": moment,
+                "category": record.category.value,
+                "action": record.action,
+                "purpose": record.purpose,
+                "actor_organisation_id": actor.organisation_id if actor is not None else None,
+                "actor": actor.actor_label if actor is not None else PUBLIC_ACTOR,
+                "victim_id": record.victim_id,
+                "subject_ids": dict(record.subject_ids),
+                "recipient_organisation_id": record.recipient_organisation_id,
+                "safeguarding_override": record.safeguarding_override,
+                "previous_hash": previous_hash,
+            }
+            row["row_hash"] = previous_hash = hash_row_values(row)
+            rows.append(row)
+    if rows:
+        # One executemany, not one INSERT per row: a page of 50 provider reads costs the same as a page of 5.
+        session.execute(sa.insert(AuditEntry), rows)
+    return rows
+
+
+def _take_queued(session: Session) -> list[tuple[Principal | None, Sequence[AuditRecord]]]:
+    queued: list[tuple[Principal | None, Sequence[AuditRecord]]] = session.info.pop(QUEUED_AUDIT_KEY, [])
+    return queued
 
 
 async def append_audit(
@@ -89,40 +132,40 @@ async def append_audit(
 ) -> list[AuditEntry]:
     """Append rows to the chain in the caller's transaction; a None actor is the public (self-referral).
 
+    Rows queued earlier in the transaction are written first, so the chain keeps the order things happened in.
     The rows are returned as written, without their ids.
     """
     if not records:
         return []
-    await db.flush()  # the audited change reaches the database before its log row
-    await _lock_chain_head(db)
-    head = (await db.exec(select(AuditEntry).order_by(col(AuditEntry.sequence).desc()).limit(1))).first()
-    sequence = head.sequence if head is not None else 0
-    previous_hash = head.row_hash if head is not None else GENESIS_HASH
-    moment = utc_now()
-    entries: list[AuditEntry] = []
-    for record in records:
-        sequence += 1
-        entry = AuditEntry(
-            sequence=sequence,
-            occurred_at=moment,
-            category=record.category.value,
-            action=record.action,
-            purpose=record.purpose,
-            actor_organisation_id=actor.organisation_id if actor is not None else None,
-            actor=actor.actor_label if actor is not None else PUBLIC_ACTOR,
-            victim_id=record.victim_id,
-            subject_ids=dict(record.subject_ids),
-            recipient_organisation_id=record.recipient_organisation_id,
-            safeguarding_override=record.safeguarding_override,
-            previous_hash=previous_hash,
-            row_hash="",
-        )
-        entry.row_hash = compute_row_hash(entry)
-        previous_hash = entry.row_hash
-        entries.append(entry)
-    # One executemany, not one INSERT per row: a page of 50 provider reads costs the same as a page of 5.
-    await db.exec(sa.insert(AuditEntry), params=[entry.model_dump(exclude={"id"}) for entry in entries])
-    return entries
+
+    def write(session: Session) -> list[dict[str, Any]]:
+        return _chain_rows(session, [*_take_queued(session), (actor, records)])
+
+    rows = await db.run_sync(write)
+    return [AuditEntry(**row) for row in rows[len(rows) - len(records) :]]
+
+
+def queue_audit(*, db: AsyncSession, actor: Principal | None, records: Sequence[AuditRecord]) -> None:
+    """Log reads in the caller's transaction, joining the chain at the next append or when it commits.
+
+    For reads of pages of personal data: the chain's lock is then held only for the commit, not for the rest of
+    the request, and a request's rows go in as one batch. A transaction that never commits (so never answers
+    with the data) writes nothing, exactly as if the rows had been appended and rolled back.
+    """
+    if records:
+        db.info.setdefault(QUEUED_AUDIT_KEY, []).append((actor, tuple(records)))
+
+
+@event.listens_for(Session, "before_commit")
+def _write_queued_audit(session: Session) -> None:
+    queued = _take_queued(session)
+    if queued:
+        _chain_rows(session, queued)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_queued_audit(session: Session) -> None:
+    session.info.pop(QUEUED_AUDIT_KEY, None)
 
 
 async def verify_chain(db: AsyncSession, *, batch_size: int = 1000) -> int | None:

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from functools import partial
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
@@ -20,8 +21,11 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.directory.schema import DirectoryQuery
+from gateway.grants.schema import GrantMutation, GrantQuery
 from gateway.graphql.cost import QueryCostLimiter
+from gateway.monitoring.schema import MonitoringQuery
 from gateway.referrals.schema import ReferralMutation, ReferralQuery
+from gateway.restorative_justice.schema import RestorativeJusticeMutation, RestorativeJusticeQuery
 from gateway.viewer.schema import ViewerQuery
 
 MAX_DEPTH = 6
@@ -31,12 +35,12 @@ UNEXPECTED_ERROR_MESSAGE = "Unexpected error."
 
 
 @strawberry.type
-class Query(DirectoryQuery, ViewerQuery, ReferralQuery):
+class Query(DirectoryQuery, ViewerQuery, ReferralQuery, GrantQuery, MonitoringQuery, RestorativeJusticeQuery):
     pass
 
 
 @strawberry.type
-class Mutation(ReferralMutation):
+class Mutation(ReferralMutation, GrantMutation, RestorativeJusticeMutation):
     pass
 
 
@@ -46,20 +50,27 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError) and not getattr(original, "public", False)
 
 
+def _limit_rules(*, production: bool) -> list[type[ASTValidationRule]]:
+    # Built once per schema: ValidationCache keys on the rule classes, so a class made per request never hits.
+    limiters: list[AddValidationRules] = [
+        QueryDepthLimiter(max_depth=MAX_DEPTH),
+        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        QueryCostLimiter(),
+    ]
+    if production:
+        limiters.append(DisableIntrospection())
+    return [rule for limiter in limiters for rule in limiter.validation_rules]
+
+
 def _extensions(*, production: bool) -> list[Callable[[], SchemaExtension]]:
     # Factories, never shared instances: each request gets its own extension objects.
-    factories: list[Callable[[], SchemaExtension]] = [
-        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
-        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+    return [
+        partial(AddValidationRules, _limit_rules(production=production)),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
-        QueryCostLimiter,
         partial(ParserCache, maxsize=512),
         partial(ValidationCache, maxsize=512),
         partial(MaskErrors, should_mask_error=is_unexpected, error_message=UNEXPECTED_ERROR_MESSAGE),
     ]
-    if production:
-        factories.append(DisableIntrospection)
-    return factories
 
 
 def build_schema(*, production: bool = False) -> strawberry.Schema:

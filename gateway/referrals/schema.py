@@ -13,6 +13,8 @@ from gateway.errors import DomainError
 from gateway.graphql.context import Info
 from gateway.graphql.permissions import requires, requires_any
 from gateway.graphql.results import OperationError, perform
+from gateway.outcomes.service import complete_task_with_outcome
+from gateway.outcomes.types import OutcomeInput, outcome_record_input
 from gateway.referrals import service
 from gateway.referrals.inputs import (
     CreateReferralInput,
@@ -56,6 +58,14 @@ def _page_size(first: int) -> int:
 
 def _next_cursor(rows: Sequence[object], limit: int) -> str | None:
     return encode_cursor(int(rows[-1].id)) if len(rows) == limit and rows else None  # type: ignore[attr-defined]
+
+
+@strawberry.input
+class CompleteTaskInput:
+    task_id: strawberry.ID
+    expected_version: int
+    idempotency_key: str
+    outcome: OutcomeInput
 
 
 @strawberry.type
@@ -346,6 +356,23 @@ class ReferralMutation:
                 task_id=record_id(input.task_id, "task"),
                 expected_version=input.expected_version,
                 idempotency_key=input.idempotency_key,
+            ),
+        )
+
+    @strawberry.mutation(
+        description="Complete the work, recording what it achieved against the Ministry of Justice measures.",
+        permission_classes=[requires(Scope.TASKS_WRITE), requires(Scope.OUTCOMES_WRITE)],
+    )
+    async def complete_task(self, info: Info, input: CompleteTaskInput) -> TaskResult:
+        return await _task_change(
+            info,
+            lambda: complete_task_with_outcome(
+                db=info.context.db,
+                actor=_actor(info),
+                task_id=record_id(input.task_id, "task"),
+                expected_version=input.expected_version,
+                idempotency_key=input.idempotency_key,
+                outcome=outcome_record_input(input.outcome),
             ),
         )
 

@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, func, select
 
 from gateway.audit.models import AuditCategory
-from gateway.audit.service import AuditRecord, append_audit
+from gateway.audit.service import AuditRecord, append_audit, queue_audit
 from gateway.auth.principal import Principal, Role, Scope
 from gateway.consent.models import Consent
 from gateway.consent.service import (
@@ -899,10 +899,14 @@ async def resume_task(
 
 
 async def require_outcome_for_completion(*, db: AsyncSession, task: ReferralTask) -> None:
-    """Completion will require an outcome record; the outcomes issue fills this rule in."""
-    # Deliberately permissive until the outcomes issue lands: it will raise a DomainError here when the task
-    # has no outcome record. complete_task already calls this inside the transaction, before the update.
-    return
+    """Completion requires the task's outcome record (gateway.outcomes writes it first, in the same transaction)."""
+    # Local imports keep this edit inside the rule; move them to the top freely (outcomes.models has no cycle).
+    from gateway.errors import OutcomeRequired
+    from gateway.outcomes.models import OutcomeRecord
+
+    recorded = (await db.exec(select(OutcomeRecord.id).where(col(OutcomeRecord.task_id) == task.id))).first()
+    if recorded is None:
+        raise OutcomeRequired()
 
 
 async def complete_task(
@@ -1341,7 +1345,7 @@ async def load_cases_for_referrals(
         )
     ).all()
     found = {int(referral_id): case for referral_id, case in rows if referral_id is not None}
-    await append_audit(
+    queue_audit(
         db=db,
         actor=actor,
         records=[
@@ -1509,7 +1513,8 @@ async def load_victim_views_for_tasks(
     """A provider sees only its profile's fields that consent covers, redacted with the reason once consent goes.
 
     Standing is worked out on every call from the consent rows, so a withdrawal shows on the very next read.
-    Each unredacted view is logged as a disclosure to the provider. Five queries, whatever the number of tasks.
+    Each unredacted view is logged as a disclosure to the provider, in this transaction (queued: the rows join the
+    audit chain at the next append or at commit). Four queries, whatever the number of tasks.
     """
     _require(actor, Scope.TASKS_READ)
     if not task_ids:
@@ -1559,7 +1564,7 @@ async def load_victim_views_for_tasks(
                 safeguarding_override=override,
             )
         )
-    await append_audit(db=db, actor=actor, records=disclosures)
+    queue_audit(db=db, actor=actor, records=disclosures)
     return views
 
 
@@ -1777,3 +1782,8 @@ async def triage_self_referral(
     assert item.id is not None
     await remember_result(db=db, claim=claim, result_id=item.id)
     return item
+
+
+async def get_provider_task(*, db: AsyncSession, actor: Principal, task_id: int) -> ReferralTask:
+    """A task sent to the calling provider; a draft, another provider's task or a missing one is NotFound."""
+    return await _load_task(db, task_id, _provider_tasks(actor))

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import logging
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
 import strawberry
+from strawberry.extensions import FieldExtension
+from strawberry.types.nodes import SelectedField, Selection
 
 from gateway.auth.principal import Scope
 from gateway.consent.models import Consent
@@ -15,6 +19,8 @@ from gateway.graphql.permissions import requires
 from gateway.referrals import service
 from gateway.referrals.models import Case, ContactAttempt, Referral, ReferralTask, SelfReferral
 from gateway.victims.models import Victim
+
+log = logging.getLogger("gateway.graphql")
 
 
 def encode_cursor(row_id: int) -> str:
@@ -176,6 +182,8 @@ class TaskType:
     waitlisted: bool
     closed_at: datetime | None
     overdue: list[str] = strawberry.field(description="accept-overdue and/or first-contact-overdue, or empty.")
+    # Relations a page loaded for all its tasks at once (PrefetchTaskRelations), by GraphQL field name.
+    prefetched: strawberry.Private[dict[str, Any] | None] = None
 
     @classmethod
     def from_row(cls, row: ReferralTask) -> TaskType:
@@ -200,27 +208,114 @@ class TaskType:
             overdue=[r.value for r in service.overdue_reasons(row)],
         )
 
+    # Relations resolve synchronously from what the page prefetched, or else through the request's dataloaders.
+    # Plain `def`s returning a value or an awaitable: graphql-core awaits only when there is something to await.
+
     @strawberry.field(
-        description="The victim, minimised to this provider's profile.", permission_classes=[requires(Scope.TASKS_READ)]
+        description="The victim, minimised to this provider's profile.",
+        permission_classes=[requires(Scope.TASKS_READ)],
+        graphql_type=ProviderVictimType | None,
     )
-    async def victim(self, info: Info) -> ProviderVictimType | None:
-        view = await info.context.loaders.victim_views.load(int(self.id))
-        return ProviderVictimType.from_view(view) if view is not None else None
+    def victim(self, info: Info) -> Any:
+        if self.prefetched is not None and "victim" in self.prefetched:
+            return _victim_type(self.prefetched["victim"])
+        return self._victim(info)
 
-    @strawberry.field(permission_classes=[requires(Scope.TASKS_READ)])
-    async def consent(self, info: Info) -> TaskConsentType | None:
-        summary = await info.context.loaders.consent_summaries.load(int(self.id))
-        return TaskConsentType.from_summary(summary) if summary is not None else None
+    async def _victim(self, info: Info) -> ProviderVictimType | None:
+        return _victim_type(await info.context.loaders.victim_views.load(int(self.id)))
 
-    @strawberry.field(permission_classes=[requires(Scope.TASKS_READ)])
-    async def contact_attempts(self, info: Info) -> list[ContactAttemptType]:
+    @strawberry.field(permission_classes=[requires(Scope.TASKS_READ)], graphql_type=TaskConsentType | None)
+    def consent(self, info: Info) -> Any:
+        if self.prefetched is not None and "consent" in self.prefetched:
+            return _consent_type(self.prefetched["consent"])
+        return self._consent(info)
+
+    async def _consent(self, info: Info) -> TaskConsentType | None:
+        return _consent_type(await info.context.loaders.consent_summaries.load(int(self.id)))
+
+    @strawberry.field(permission_classes=[requires(Scope.TASKS_READ)], graphql_type=list[ContactAttemptType])
+    def contact_attempts(self, info: Info) -> Any:
+        if self.prefetched is not None and "contactAttempts" in self.prefetched:
+            return [ContactAttemptType.from_row(a) for a in self.prefetched["contactAttempts"]]
+        return self._contact_attempts(info)
+
+    async def _contact_attempts(self, info: Info) -> list[ContactAttemptType]:
         attempts = await info.context.loaders.contact_attempts.load(int(self.id))
         return [ContactAttemptType.from_row(a) for a in attempts]
 
 
+def _victim_type(view: service.ProviderVictimView | None) -> ProviderVictimType | None:
+    return ProviderVictimType.from_view(view) if view is not None else None
+
+
+def _consent_type(summary: service.TaskConsentSummary | None) -> TaskConsentType | None:
+    return TaskConsentType.from_summary(summary) if summary is not None else None
+
+
+def _loader_for(info: Info, relation: str) -> Any:
+    loaders = info.context.loaders
+    if relation == "victim":
+        return loaders.victim_views
+    if relation == "consent":
+        return loaders.consent_summaries
+    return loaders.contact_attempts
+
+
+# The relations a page can prefetch, all behind the same scope as the Task fields that show them.
+PREFETCHABLE = ("victim", "consent", "contactAttempts")
+
+
+def _selected(selections: Iterable[Selection], found: set[str]) -> set[str]:
+    for selection in selections:
+        if selection.directives:
+            continue  # @skip/@include decide per item at execution; those fields load lazily, as before
+        if isinstance(selection, SelectedField):
+            found.add(selection.name)
+        else:
+            _selected(selection.selections, found)
+    return found
+
+
+class PrefetchTaskRelations(FieldExtension):
+    """Loads each selected relation of a page of tasks in one batch, before the page's items resolve.
+
+    The same dataloaders, so the same authorised service calls and audit rows; but the items then answer from
+    memory, instead of every item awaiting the loader for every relation (an awaitable and a task per field).
+    Only fields the query selects are loaded, and only for a caller holding the scope those fields require.
+    """
+
+    def resolve(self, next_: Any, source: Any, info: Info, **kwargs: Any) -> Any:
+        tasks: list[TaskType] = next_(source, info, **kwargs)
+        principal = info.context.principal
+        if not tasks or principal is None or not principal.has(Scope.TASKS_READ):
+            return tasks
+        wanted = [r for r in PREFETCHABLE if r in _selected(_children(info.selected_fields), set())]
+        return self._prefetch(tasks, wanted, info) if wanted else tasks
+
+    @staticmethod
+    async def _prefetch(tasks: list[TaskType], wanted: list[str], info: Info) -> list[TaskType]:
+        keys = [int(task.id) for task in tasks]
+        for relation in wanted:
+            try:
+                values = await _loader_for(info, relation).load_many(keys)
+            except Exception:
+                # Each item then loads lazily and fails through the loader with this same cached error, as before.
+                log.debug("prefetching %s failed", relation)
+                continue
+            for task, value in zip(tasks, values, strict=True):
+                if task.prefetched is None:
+                    task.prefetched = {}
+                task.prefetched[relation] = value
+        return tasks
+
+
+def _children(fields: list[Selection]) -> list[Selection]:
+    return [child for field in fields for child in field.selections]
+
+
 @strawberry.type
 class TaskPage:
-    items: list[TaskType]
+    items: list[TaskType] = strawberry.field(extensions=[PrefetchTaskRelations()])
     next_cursor: str | None = strawberry.field(description="Pass as `after` for the next page; null at the end.")
 
 

@@ -191,3 +191,48 @@ async def test_a_stale_version_is_a_conflict_and_changes_nothing(gateway: Gatewa
 
     assert stale == {"__typename": "OperationError", "code": "conflict", "message": stale["message"]}
     assert now["task"]["status"] == "accepted"
+
+
+COMPLETE = """
+mutation($input: CompleteTaskInput!) { completeTask(input: $input) {
+  __typename ... on TaskPayload { task { status version } } ... on OperationError { code message } } }"""
+
+OUTCOME = {
+    "informedAndEmpowered": "improved",
+    "healthAndWellbeing": "not-improved",
+    "copeAndRecover": "improved",
+    "feelingSafer": "not-asked",
+}
+
+
+async def test_completing_a_task_records_its_outcome(gateway: Gateway) -> None:
+    sent = await sent_task(gateway, "cpn")
+    accepted = await change(gateway, "cpn", "acceptTask", sent.task_id, sent.version)
+    version = accepted["task"]["version"]
+
+    unknown_measure = await gateway.gql(
+        "cpn",
+        COMPLETE,
+        {
+            "input": {
+                "taskId": sent.task_id,
+                "expectedVersion": version,
+                "idempotencyKey": key(),
+                "outcome": {**OUTCOME, "providerMeasures": [{"code": "shoe-size", "result": "improved"}]},
+            }
+        },
+    )
+    completed = await gateway.gql(
+        "cpn",
+        COMPLETE,
+        {"input": {"taskId": sent.task_id, "expectedVersion": version, "idempotencyKey": key(), "outcome": OUTCOME}},
+    )
+    by_another_provider = await gateway.gql(
+        "family-action",
+        COMPLETE,
+        {"input": {"taskId": sent.task_id, "expectedVersion": version, "idempotencyKey": key(), "outcome": OUTCOME}},
+    )
+
+    assert unknown_measure["data"]["completeTask"]["code"] == "validation"
+    assert completed["data"]["completeTask"]["task"]["status"] == "completed"
+    assert by_another_provider["data"]["completeTask"]["code"] == "not-found"

@@ -11,6 +11,8 @@ from gateway.db import AsyncSession
 from gateway.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from gateway.events.models import OutboxEvent
 from gateway.organisations.models import utc_now
+from gateway.outcomes.models import MeasureResult
+from gateway.outcomes.service import OutcomeRecordInput, complete_task_with_outcome
 from gateway.referrals.models import CancelReason, FailReason, ReferralTask, RejectReason
 from gateway.referrals.service import (
     accept_task,
@@ -29,6 +31,13 @@ from gateway.referrals.service import (
     set_task_waitlisted,
 )
 from tests.domain.conftest import World, key, make_referral, make_sent_task
+
+AN_OUTCOME = OutcomeRecordInput(
+    informed_and_empowered=MeasureResult.IMPROVED,
+    health_and_wellbeing=MeasureResult.NOT_IMPROVED,
+    cope_and_recover=MeasureResult.IMPROVED,
+    feeling_safer=MeasureResult.NOT_ASKED,
+)
 
 
 def _id(task: ReferralTask) -> int:
@@ -78,7 +87,9 @@ async def test_a_task_goes_from_draft_to_completed_through_every_working_state(d
     assert task.status == "on-hold"
     task = await resume_task(db=db, actor=cpn, task_id=task_id, expected_version=7, idempotency_key=key())
     assert task.status == "in-progress"
-    task = await complete_task(db=db, actor=cpn, task_id=task_id, expected_version=8, idempotency_key=key())
+    task = await complete_task_with_outcome(
+        db=db, actor=cpn, task_id=task_id, expected_version=8, idempotency_key=key(), outcome=AN_OUTCOME
+    )
 
     # Then every step landed, sub-status included, and the Hub was told of acceptance and completion
     assert (task.status, task.version) == ("completed", 9)
@@ -181,8 +192,8 @@ async def test_terminal_states_stay_terminal(db: AsyncSession, world: World) -> 
     )
     done = await make_sent_task(db, world, "cpn")
     done = await accept_task(db=db, actor=cpn, task_id=_id(done), expected_version=done.version, idempotency_key=key())
-    done = await complete_task(
-        db=db, actor=cpn, task_id=_id(done), expected_version=done.version, idempotency_key=key()
+    done = await complete_task_with_outcome(
+        db=db, actor=cpn, task_id=_id(done), expected_version=done.version, idempotency_key=key(), outcome=AN_OUTCOME
     )
     assert (rejected.status, rejected.status_reason, done.status) == ("rejected", "no-capacity", "completed")
 
@@ -219,8 +230,8 @@ async def test_entered_in_error_is_for_hub_supervisors_only_and_is_final(db: Asy
     cpn = world.caseworker("cpn")
     task = await make_sent_task(db, world, "cpn")
     task = await accept_task(db=db, actor=cpn, task_id=_id(task), expected_version=task.version, idempotency_key=key())
-    task = await complete_task(
-        db=db, actor=cpn, task_id=_id(task), expected_version=task.version, idempotency_key=key()
+    task = await complete_task_with_outcome(
+        db=db, actor=cpn, task_id=_id(task), expected_version=task.version, idempotency_key=key(), outcome=AN_OUTCOME
     )
 
     # When a co-ordinator or the provider tries to mark it entered-in-error, they are refused

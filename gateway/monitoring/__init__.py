@@ -1,0 +1,1 @@
+"""The Commissioner's monitoring: aggregates with small numbers suppressed, never a person."""

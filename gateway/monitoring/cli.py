@@ -1,0 +1,77 @@
+"""`gateway report quarterly`: the quarterly return from the command line, as CSV or an Excel workbook."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from sqlmodel import col, select
+
+from gateway.auth.principal import Principal, Scope
+from gateway.db import AsyncSession, create_engine, create_session_factory
+from gateway.monitoring.export import render_csv, render_xlsx
+from gateway.monitoring.service import QuarterlyReturn, quarterly_return
+from gateway.organisations.models import Organisation
+from gateway.organisations.service import OPCC
+from gateway.settings import Settings
+
+CLI_CLIENT = "cli:report"
+
+
+async def _commissioner(db: AsyncSession) -> Principal:
+    # Whoever runs the command holds the database credentials; the return is still produced with exactly
+    # the monitoring scope, so it goes through the same suppression as the API.
+    organisation = (await db.exec(select(Organisation).where(col(Organisation.slug) == OPCC.slug))).first()
+    if organisation is None or organisation.id is None:
+        raise click.ClickException("The Commissioner's organisation (opcc) does not exist; run `gateway seed demo`.")
+    return Principal(
+        organisation_id=organisation.id,
+        organisation_slug=organisation.slug,
+        scopes=frozenset({Scope.MONITORING_READ}),
+        client_id=CLI_CLIENT,
+    )
+
+
+async def build_return(settings: Settings, period: str) -> QuarterlyReturn:
+    from gateway.errors import DomainError
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as db:
+            try:
+                return await quarterly_return(db=db, actor=await _commissioner(db), period=period)
+            except DomainError as refusal:
+                raise click.ClickException(refusal.message) from refusal
+    finally:
+        await engine.dispose()
+
+
+@click.group()
+def report() -> None:
+    """Reports for the Commissioner's office, small numbers suppressed."""
+
+
+@report.command()
+@click.option("--period", required=True, help="A financial quarter, e.g. 2026-Q3 (October to December 2026).")
+@click.option("--format", "output_format", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+def quarterly(period: str, output_format: str, output: Path | None) -> None:
+    """The quarterly return: per provider, referred, supported and improved per outcome."""
+    from gateway.cli import _run
+
+    found = _run(lambda settings: build_return(settings, period))
+    if output_format == "csv":
+        text = render_csv(found)
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            output.write_text(text, encoding="utf-8")
+        return
+    workbook = render_xlsx(found)
+    if output is None:
+        if sys.stdout.isatty():
+            raise click.ClickException("Refusing to write a workbook to a terminal; use --output FILE.")
+        sys.stdout.buffer.write(workbook)
+    else:
+        output.write_bytes(workbook)

@@ -1,0 +1,41 @@
+"""Thin resolvers for the Commissioner's monitoring: monitoring:read only, aggregates only."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gateway.auth.principal import Principal, Scope
+from gateway.graphql.context import Info
+from gateway.graphql.permissions import requires
+from gateway.monitoring import service
+from gateway.monitoring.types import MonitoringReportType, QuarterlyReturnType
+
+
+def _actor(info: Info) -> Principal:
+    principal = info.context.principal
+    assert principal is not None  # every field here declares a scope, so anonymous callers never reach it
+    return principal
+
+
+@strawberry.type
+class MonitoringQuery:
+    @strawberry.field(
+        description=(
+            "Per provider and financial quarter (2026-Q1 is April to June 2026), with all-provider and "
+            "whole-range totals; counts from 1 to 4 are suppressed."
+        ),
+        permission_classes=[requires(Scope.MONITORING_READ)],
+    )
+    async def monitoring(self, info: Info, first_period: str, last_period: str) -> MonitoringReportType:
+        report = await service.monitoring_report(
+            db=info.context.db, actor=_actor(info), first_period=first_period, last_period=last_period
+        )
+        return MonitoringReportType.of(report)
+
+    @strawberry.field(
+        description="The quarterly return: per provider, referred, supported and improved per measure, suppressed.",
+        permission_classes=[requires(Scope.MONITORING_READ)],
+    )
+    async def quarterly_return(self, info: Info, period: str) -> QuarterlyReturnType:
+        found = await service.quarterly_return(db=info.context.db, actor=_actor(info), period=period)
+        return QuarterlyReturnType.of(found)

@@ -1,0 +1,1 @@
+"""Outcome records: what a completed piece of support achieved, on the Ministry of Justice measures."""

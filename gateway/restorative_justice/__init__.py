@@ -1,0 +1,1 @@
+"""Restorative Justice casework for the RJ hub: cases, parties, stages, facilitators, conferences."""

@@ -1,0 +1,277 @@
+"""GraphQL shapes for RJ casework, built from rows; parties' contact details appear only in a case's detail."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+
+from gateway.consent.service import as_utc
+from gateway.organisations.models import utc_now
+from gateway.restorative_justice.models import (
+    AgreementAction,
+    Conference,
+    ConferenceParticipant,
+    Facilitator,
+    Intervention,
+    Party,
+    PreparationMeeting,
+    RjCase,
+)
+from gateway.restorative_justice.service import CaseDetail, CaseloadEntry
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return as_utc(moment) if moment is not None else None
+
+
+@strawberry.type(name="RjCase", description="An RJ case: its reference, stage and progress. No personal data.")
+class RjCaseType:
+    id: strawberry.ID
+    reference: str
+    source: str
+    crime_category: str
+    sensitive: bool
+    stage: str
+    halted: bool
+    lead_facilitator_id: strawberry.ID | None
+    co_facilitator_id: strawberry.ID | None
+    assessed_suitable: bool | None
+    risk_level: str | None
+    assessed_at: datetime | None
+    supervisor_approved_at: datetime | None
+    intervention_kind: str | None
+    agreement_completed_at: datetime | None
+    follow_up_due_on: date | None
+    harmed_satisfaction: str | None
+    closure_reason: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RjCase) -> RjCaseType:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            reference=row.reference,
+            source=row.source,
+            crime_category=row.crime_category,
+            sensitive=row.sensitive,
+            stage=row.stage,
+            halted=row.halted_at is not None,
+            lead_facilitator_id=strawberry.ID(str(row.lead_facilitator_id)) if row.lead_facilitator_id else None,
+            co_facilitator_id=strawberry.ID(str(row.co_facilitator_id)) if row.co_facilitator_id else None,
+            assessed_suitable=row.assessed_suitable,
+            risk_level=row.risk_level,
+            assessed_at=_utc(row.assessed_at),
+            supervisor_approved_at=_utc(row.approved_at),
+            intervention_kind=row.intervention_kind,
+            agreement_completed_at=_utc(row.agreement_completed_at),
+            follow_up_due_on=row.follow_up_due_on,
+            harmed_satisfaction=row.harmed_satisfaction,
+            closure_reason=row.closure_reason,
+            created_at=as_utc(row.created_at),
+        )
+
+
+@strawberry.type(name="RjParty", description="A party to an RJ case with only the contact details RJ needs.")
+class RjPartyType:
+    id: strawberry.ID
+    role: str
+    supports_party_id: strawberry.ID | None
+    given_name: str
+    family_name: str
+    phone: str | None
+    email: str | None
+    safe_contact_notes: str | None
+    consent_given_at: datetime | None
+    consent_method: str | None
+    willing: bool
+    withdrawn_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Party) -> RjPartyType:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            role=row.role,
+            supports_party_id=strawberry.ID(str(row.supports_party_id)) if row.supports_party_id else None,
+            given_name=row.given_name,
+            family_name=row.family_name,
+            phone=row.phone,
+            email=row.email,
+            safe_contact_notes=row.safe_contact_notes,
+            consent_given_at=_utc(row.consent_given_at),
+            consent_method=row.consent_method,
+            willing=row.willing,
+            withdrawn_at=_utc(row.withdrawn_at),
+        )
+
+
+@strawberry.type(name="RjPartyRef", description="A party by id and role only, for results that need no details.")
+class RjPartyRefType:
+    id: strawberry.ID
+    role: str
+    willing: bool
+    withdrawn: bool
+
+    @classmethod
+    def from_row(cls, row: Party) -> RjPartyRefType:
+        return cls(
+            id=strawberry.ID(str(row.id)), role=row.role, willing=row.willing, withdrawn=row.withdrawn_at is not None
+        )
+
+
+@strawberry.type(name="RjPreparationMeeting")
+class RjPreparationMeetingType:
+    id: strawberry.ID
+    party_id: strawberry.ID
+    held_at: datetime
+
+    @classmethod
+    def from_row(cls, row: PreparationMeeting) -> RjPreparationMeetingType:
+        return cls(
+            id=strawberry.ID(str(row.id)), party_id=strawberry.ID(str(row.party_id)), held_at=as_utc(row.held_at)
+        )
+
+
+@strawberry.type(name="RjIntervention")
+class RjInterventionType:
+    id: strawberry.ID
+    kind: str
+    conference_id: strawberry.ID | None
+    delivered_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Intervention) -> RjInterventionType:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            kind=row.kind,
+            conference_id=strawberry.ID(str(row.conference_id)) if row.conference_id else None,
+            delivered_at=as_utc(row.delivered_at),
+        )
+
+
+@strawberry.type(name="RjAgreementAction")
+class RjAgreementActionType:
+    id: strawberry.ID
+    description: str
+    owner_party_id: strawberry.ID
+    due_on: date
+    done: bool
+    done_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: AgreementAction) -> RjAgreementActionType:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            description=row.description,
+            owner_party_id=strawberry.ID(str(row.owner_party_id)),
+            due_on=row.due_on,
+            done=row.done_at is not None,
+            done_at=_utc(row.done_at),
+        )
+
+
+@strawberry.type(name="RjParticipant")
+class RjParticipantType:
+    party_id: strawberry.ID
+    attended: bool | None
+
+
+@strawberry.type(name="RjConference")
+class RjConferenceType:
+    id: strawberry.ID
+    case_id: strawberry.ID
+    starts_at: datetime
+    ends_at: datetime
+    venue: str | None
+    video_call: bool
+    status: str
+    status_reason: str | None
+    participants: list[RjParticipantType]
+    facilitator_ids: list[strawberry.ID]
+
+    @classmethod
+    def from_row(
+        cls, row: Conference, participants: list[ConferenceParticipant], facilitator_ids: list[int]
+    ) -> RjConferenceType:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            case_id=strawberry.ID(str(row.case_id)),
+            starts_at=as_utc(row.starts_at),
+            ends_at=as_utc(row.ends_at),
+            venue=row.venue,
+            video_call=row.video_call,
+            status=row.status,
+            status_reason=row.status_reason,
+            participants=[
+                RjParticipantType(party_id=strawberry.ID(str(p.party_id)), attended=p.attended) for p in participants
+            ],
+            facilitator_ids=[strawberry.ID(str(f)) for f in facilitator_ids],
+        )
+
+
+@strawberry.type(name="RjCaseDetail", description="A case with its parties (each read is audited) and its work.")
+class RjCaseDetailType:
+    case: RjCaseType
+    parties: list[RjPartyType]
+    preparation_meetings: list[RjPreparationMeetingType]
+    interventions: list[RjInterventionType]
+    agreement_actions: list[RjAgreementActionType]
+    conferences: list[RjConferenceType]
+
+    @classmethod
+    def from_detail(cls, detail: CaseDetail) -> RjCaseDetailType:
+        return cls(
+            case=RjCaseType.from_row(detail.case),
+            parties=[RjPartyType.from_row(p) for p in detail.parties],
+            preparation_meetings=[RjPreparationMeetingType.from_row(m) for m in detail.meetings],
+            interventions=[RjInterventionType.from_row(i) for i in detail.interventions],
+            agreement_actions=[RjAgreementActionType.from_row(a) for a in detail.actions],
+            conferences=[
+                RjConferenceType.from_row(
+                    c,
+                    detail.participants.get(c.id or 0, []),
+                    detail.conference_facilitators.get(c.id or 0, []),
+                )
+                for c in detail.conferences
+            ],
+        )
+
+
+@strawberry.type(name="RjFacilitator")
+class RjFacilitatorType:
+    id: strawberry.ID
+    user_id: strawberry.ID
+    home_agency: str
+    accreditation_level: str
+    accreditation_expires_on: date
+    accredited_today: bool
+    calendar_token_rotated_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Facilitator) -> RjFacilitatorType:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            user_id=strawberry.ID(str(row.user_id)),
+            home_agency=row.home_agency,
+            accreditation_level=row.accreditation_level,
+            accreditation_expires_on=row.accreditation_expires_on,
+            accredited_today=row.accreditation_expires_on >= utc_now().date(),
+            calendar_token_rotated_at=_utc(row.feed_token_rotated_at),
+        )
+
+
+@strawberry.type(name="RjCaseloadEntry")
+class RjCaseloadEntryType:
+    case: RjCaseType
+    role: str
+    next_conference_at: datetime | None
+
+    @classmethod
+    def from_entry(cls, entry: CaseloadEntry) -> RjCaseloadEntryType:
+        return cls(case=RjCaseType.from_row(entry.case), role=entry.role, next_conference_at=entry.next_conference_at)
+
+
+@strawberry.type(name="RjCasePage")
+class RjCasePage:
+    items: list[RjCaseType]
+    next_cursor: str | None
