@@ -8,7 +8,7 @@ from gateway.auth.principal import Principal, Scope
 from gateway.graphql.context import Info
 from gateway.graphql.permissions import requires
 from gateway.monitoring import service
-from gateway.monitoring.types import MonitoringReportType, QuarterlyReturnType
+from gateway.monitoring.types import MonitoringReportType, QuarterlyReturnType, RjQuarterType
 
 
 def _actor(info: Info) -> Principal:
@@ -39,3 +39,15 @@ class MonitoringQuery:
     async def quarterly_return(self, info: Info, period: str) -> QuarterlyReturnType:
         found = await service.quarterly_return(db=info.context.db, actor=_actor(info), period=period)
         return QuarterlyReturnType.of(found)
+
+    @strawberry.field(
+        description="The Restorative Justice hub's grant counts per quarter; counts from 1 to 4 are suppressed.",
+        permission_classes=[requires(Scope.MONITORING_READ)],
+    )
+    async def restorative_justice_monitoring(
+        self, info: Info, first_period: str, last_period: str
+    ) -> list[RjQuarterType]:
+        quarters = await service.restorative_justice_monitoring(
+            db=info.context.db, actor=_actor(info), first_period=first_period, last_period=last_period
+        )
+        return [RjQuarterType.of(q) for q in quarters]

@@ -962,3 +962,54 @@ async def quarterly_return(
         for row in report.rows
     ]
     return QuarterlyReturn(period=report.first_period, suppression_threshold=threshold, lines=tuple(lines))
+
+
+RJ_FIGURES = (
+    "cases_referred",
+    "assessed_suitable",
+    "direct_interventions",
+    "indirect_interventions",
+    "agreements_completed",
+    "follow_ups_recorded",
+    "harmed_satisfied",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RjQuarterFigures:
+    """The RJ hub's grant counts for one quarter, each suppressed from 1 to the threshold."""
+
+    period: str
+    figures: dict[str, Count]
+
+
+async def restorative_justice_monitoring(
+    *,
+    db: AsyncSession,
+    actor: Principal,
+    first_period: str,
+    last_period: str,
+    threshold: int = DEFAULT_THRESHOLD,
+) -> list[RjQuarterFigures]:
+    """The RJ hub's counts per quarter for the commissioner, suppressed like every commissioner figure."""
+    _require_monitoring(actor, threshold)
+    # Imported here: the RJ service is the source of these counts, and monitoring is its only reader.
+    from gateway.restorative_justice.service import rj_quarterly_counts
+
+    result = []
+    for quarter in parse_range(first_period, last_period):
+        counts = await rj_quarterly_counts(db=db, starts_at=quarter.starts_at, ends_at=quarter.ends_at)
+        cells = {name: int(getattr(counts, name)) for name in RJ_FIGURES}
+        # No sum of these figures is published, so primary suppression leaves nothing to work back from;
+        # satisfied is a subset of follow-ups, and its complement is not published either.
+        hidden = primary(cells, threshold=threshold)
+        result.append(
+            RjQuarterFigures(
+                period=quarter.label,
+                figures={
+                    name: Count(value=None, suppressed=True) if name in hidden else Count(value=n, suppressed=False)
+                    for name, n in cells.items()
+                },
+            )
+        )
+    return result

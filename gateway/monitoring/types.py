@@ -8,7 +8,7 @@ from __future__ import annotations
 import strawberry
 
 from gateway.monitoring import service
-from gateway.monitoring.service import Count, Rate
+from gateway.monitoring.service import Count, Rate, RjQuarterFigures
 
 
 @strawberry.type(name="Count", description="A count, or suppressed: from 1 to the threshold it is never shown.")
@@ -250,3 +250,20 @@ class QuarterlyReturnType:
             suppression_threshold=r.suppression_threshold,
             lines=[QuarterlyReturnLineType.of(line) for line in r.lines],
         )
+
+
+@strawberry.type(name="RjQuarter", description="The Restorative Justice hub's grant counts for one quarter.")
+class RjQuarterType:
+    period: str
+    cases_referred: CountType
+    assessed_suitable: CountType
+    direct_interventions: CountType
+    indirect_interventions: CountType
+    agreements_completed: CountType
+    follow_ups_recorded: CountType
+    harmed_satisfied: CountType = strawberry.field(description="Of the follow-ups, the person harmed was satisfied.")
+
+    @staticmethod
+    def of(quarter: RjQuarterFigures) -> RjQuarterType:
+        counts = {name: CountType.of(count) for name, count in quarter.figures.items()}
+        return RjQuarterType(period=quarter.period, **counts)
