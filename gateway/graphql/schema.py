@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 
@@ -19,6 +20,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from gateway.directory.schema import DirectoryQuery
 from gateway.grants.schema import GrantMutation, GrantQuery
@@ -28,6 +30,7 @@ from gateway.referrals.schema import ReferralMutation, ReferralQuery
 from gateway.restorative_justice.schema import RestorativeJusticeMutation, RestorativeJusticeQuery
 from gateway.viewer.schema import ViewerQuery
 
+log = logging.getLogger("gateway.graphql")
 MAX_DEPTH = 6
 MAX_ALIASES = 15
 MAX_TOKENS = 1000
@@ -73,9 +76,24 @@ def _extensions(*, production: bool) -> list[Callable[[], SchemaExtension]]:
     ]
 
 
+class GatewaySchema(strawberry.Schema):
+    """Logs errors by type and path only: an exception's text can quote the data that caused it."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, GraphQLError) or getattr(original, "public", False):
+                continue  # the caller's own mistake (validation, permission, refusal), not the server's
+            log.error(
+                "unexpected error in a resolver",
+                extra={"error_type": type(original).__name__, "path": [str(p) for p in error.path or ()]},
+                exc_info=(type(original), original, original.__traceback__),
+            )
+
+
 def build_schema(*, production: bool = False) -> strawberry.Schema:
     """The schema; in production introspection and field suggestions are off."""
-    return strawberry.Schema(
+    return GatewaySchema(
         query=Query,
         mutation=Mutation,
         extensions=_extensions(production=production),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from typing import Any
 
 import httpx
@@ -10,8 +12,10 @@ import pytest
 from sqlalchemy import event
 from starlette.applications import Starlette
 
+from gateway.logs import JsonLineFormatter
 from gateway.ratelimit import SlidingWindowLimiter
 from gateway.referrals import intake_http
+from gateway.referrals import service as referral_service
 from tests.api.conftest import Gateway, key, sent_task
 
 INBOX_WITH_NESTED = """
@@ -147,3 +151,21 @@ async def test_self_referral_is_rate_limited(client: httpx.AsyncClient, fresh_li
 
     assert answers == [202, 202, 202, 429]
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+
+
+async def test_an_unexpected_error_is_masked_and_logged_without_its_text(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(**_: object) -> None:
+        raise ValueError("victim Jane Doe, 07700900123, 1 Secret Lane")
+
+    monkeypatch.setattr(referral_service, "list_inbox", broken)
+    caplog.set_level(logging.INFO)
+
+    body = await gateway.gql("cpn", "{ inbox { items { id } } }")
+
+    assert body["errors"][0]["message"] == "Unexpected error."
+    assert "Jane" not in json.dumps(body)
+    lines = [JsonLineFormatter().format(record) for record in caplog.records]
+    assert any('"error_type": "ValueError"' in line for line in lines)
+    assert not any("Jane" in line or "07700" in line or "Secret Lane" in line for line in lines)
