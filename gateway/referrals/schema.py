@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Sequence
+from enum import StrEnum
+from typing import Annotated, Any
 
 import strawberry
 
@@ -29,7 +30,15 @@ from gateway.referrals.inputs import (
     optional_choice,
     record_id,
 )
-from gateway.referrals.models import CancelReason, ContactMethod, ContactResult, FailReason, RejectReason, TaskStatus
+from gateway.referrals.models import (
+    CancelReason,
+    ContactMethod,
+    ContactResult,
+    FailReason,
+    ReferralTask,
+    RejectReason,
+    TaskStatus,
+)
 from gateway.referrals.types import (
     ConsentType,
     ContactAttemptType,
@@ -188,8 +197,69 @@ async def _task_change(info: Info, change: object) -> TaskResult:
     return result if isinstance(result, OperationError) else TaskPayload(task=TaskType.from_row(result))
 
 
+TaskTransition = Callable[..., Awaitable[ReferralTask]]
+
+
+def _transition(change: TaskTransition, scope: Scope, description: str | None = None) -> Any:
+    """A mutation for a plain transition: the task, the version the caller saw, and an idempotency key."""
+
+    async def resolve(self: object, info: Info, input: TaskChangeInput) -> TaskResult:
+        return await _task_change(
+            info,
+            lambda: change(
+                db=info.context.db,
+                actor=_actor(info),
+                task_id=record_id(input.task_id, "task"),
+                expected_version=input.expected_version,
+                idempotency_key=input.idempotency_key,
+            ),
+        )
+
+    return strawberry.mutation(resolver=resolve, description=description, permission_classes=[requires(scope)])
+
+
+def _reasoned_transition(
+    change: TaskTransition, reasons: type[StrEnum], what: str, scope: Scope, description: str | None = None
+) -> Any:
+    """A mutation for a transition that needs a reason code from `reasons`."""
+
+    async def resolve(self: object, info: Info, input: ReasonedTaskChangeInput) -> TaskResult:
+        return await _task_change(
+            info,
+            lambda: change(
+                db=info.context.db,
+                actor=_actor(info),
+                task_id=record_id(input.task_id, "task"),
+                expected_version=input.expected_version,
+                reason=choice(reasons, input.reason, what),
+                idempotency_key=input.idempotency_key,
+            ),
+        )
+
+    return strawberry.mutation(resolver=resolve, description=description, permission_classes=[requires(scope)])
+
+
 @strawberry.type
 class ReferralMutation:
+    cancel_task = _reasoned_transition(
+        service.cancel_task,
+        CancelReason,
+        "cancel reason",
+        Scope.REFERRALS_WRITE,
+        "The Hub cancels a task, with a reason.",
+    )
+    accept_task = _transition(
+        service.accept_task, Scope.TASKS_WRITE, "The addressed provider accepts a requested task."
+    )
+    reject_task = _reasoned_transition(
+        service.reject_task, RejectReason, "reject reason", Scope.TASKS_WRITE, "The provider rejects, with a reason."
+    )
+    hold_task = _transition(service.hold_task, Scope.TASKS_WRITE, "Pause work in progress.")
+    resume_task = _transition(service.resume_task, Scope.TASKS_WRITE, "Resume work on hold.")
+    fail_task = _reasoned_transition(
+        service.fail_task, FailReason, "fail reason", Scope.TASKS_WRITE, "Close the work as failed, with a reason."
+    )
+
     # -- the Hub ------------------------------------------------------------------------------------------
 
     @strawberry.mutation(
@@ -228,20 +298,6 @@ class ReferralMutation:
             ),
         )
 
-    @strawberry.mutation(permission_classes=[requires(Scope.REFERRALS_WRITE)])
-    async def cancel_task(self, info: Info, input: ReasonedTaskChangeInput) -> TaskResult:
-        return await _task_change(
-            info,
-            lambda: service.cancel_task(
-                db=info.context.db,
-                actor=_actor(info),
-                task_id=record_id(input.task_id, "task"),
-                expected_version=input.expected_version,
-                reason=choice(CancelReason, input.reason, "cancel reason"),
-                idempotency_key=input.idempotency_key,
-            ),
-        )
-
     @strawberry.mutation(
         description="Withdraw a consent: the providers it covered lose the victim's data at once.",
         permission_classes=[requires(Scope.REFERRALS_WRITE)],
@@ -277,33 +333,6 @@ class ReferralMutation:
     # -- the provider -------------------------------------------------------------------------------------
 
     @strawberry.mutation(permission_classes=[requires(Scope.TASKS_WRITE)])
-    async def accept_task(self, info: Info, input: TaskChangeInput) -> TaskResult:
-        return await _task_change(
-            info,
-            lambda: service.accept_task(
-                db=info.context.db,
-                actor=_actor(info),
-                task_id=record_id(input.task_id, "task"),
-                expected_version=input.expected_version,
-                idempotency_key=input.idempotency_key,
-            ),
-        )
-
-    @strawberry.mutation(permission_classes=[requires(Scope.TASKS_WRITE)])
-    async def reject_task(self, info: Info, input: ReasonedTaskChangeInput) -> TaskResult:
-        return await _task_change(
-            info,
-            lambda: service.reject_task(
-                db=info.context.db,
-                actor=_actor(info),
-                task_id=record_id(input.task_id, "task"),
-                expected_version=input.expected_version,
-                reason=choice(RejectReason, input.reason, "reject reason"),
-                idempotency_key=input.idempotency_key,
-            ),
-        )
-
-    @strawberry.mutation(permission_classes=[requires(Scope.TASKS_WRITE)])
     async def record_contact_attempt(self, info: Info, input: RecordContactAttemptInput) -> ContactAttemptResult:
         async def record() -> ContactAttemptPayload:
             attempt = await service.record_contact_attempt(
@@ -333,32 +362,6 @@ class ReferralMutation:
             ),
         )
 
-    @strawberry.mutation(permission_classes=[requires(Scope.TASKS_WRITE)])
-    async def hold_task(self, info: Info, input: TaskChangeInput) -> TaskResult:
-        return await _task_change(
-            info,
-            lambda: service.hold_task(
-                db=info.context.db,
-                actor=_actor(info),
-                task_id=record_id(input.task_id, "task"),
-                expected_version=input.expected_version,
-                idempotency_key=input.idempotency_key,
-            ),
-        )
-
-    @strawberry.mutation(permission_classes=[requires(Scope.TASKS_WRITE)])
-    async def resume_task(self, info: Info, input: TaskChangeInput) -> TaskResult:
-        return await _task_change(
-            info,
-            lambda: service.resume_task(
-                db=info.context.db,
-                actor=_actor(info),
-                task_id=record_id(input.task_id, "task"),
-                expected_version=input.expected_version,
-                idempotency_key=input.idempotency_key,
-            ),
-        )
-
     @strawberry.mutation(
         description="Complete the work, recording what it achieved against the Ministry of Justice measures.",
         permission_classes=[requires(Scope.TASKS_WRITE), requires(Scope.OUTCOMES_WRITE)],
@@ -373,19 +376,5 @@ class ReferralMutation:
                 expected_version=input.expected_version,
                 idempotency_key=input.idempotency_key,
                 outcome=outcome_record_input(input.outcome),
-            ),
-        )
-
-    @strawberry.mutation(permission_classes=[requires(Scope.TASKS_WRITE)])
-    async def fail_task(self, info: Info, input: ReasonedTaskChangeInput) -> TaskResult:
-        return await _task_change(
-            info,
-            lambda: service.fail_task(
-                db=info.context.db,
-                actor=_actor(info),
-                task_id=record_id(input.task_id, "task"),
-                expected_version=input.expected_version,
-                reason=choice(FailReason, input.reason, "fail reason"),
-                idempotency_key=input.idempotency_key,
             ),
         )
