@@ -25,6 +25,7 @@ from strawberry.types import ExecutionContext
 from gateway.directory.schema import DirectoryQuery
 from gateway.grants.schema import GrantMutation, GrantQuery
 from gateway.graphql.cost import QueryCostLimiter
+from gateway.graphql.execution import GatewayExecutionContext
 from gateway.monitoring.schema import MonitoringQuery
 from gateway.referrals.schema import ReferralMutation, ReferralQuery
 from gateway.restorative_justice.schema import RestorativeJusticeMutation, RestorativeJusticeQuery
@@ -98,6 +99,7 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
         mutation=Mutation,
         extensions=_extensions(production=production),
         config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=production),
+        execution_context_class=GatewayExecutionContext,
     )
 
 

@@ -13,7 +13,7 @@ from gateway.consent.models import Consent
 from gateway.consent.service import load_consents_for_victims
 from gateway.db import AsyncSession
 from gateway.referrals import service
-from gateway.referrals.models import Case, ContactAttempt, ReferralTask
+from gateway.referrals.models import Case, ReferralTask
 from gateway.victims.models import Victim
 from gateway.victims.service import load_victims
 
@@ -57,7 +57,7 @@ class ReferralLoaders:
         return self._get("consent_summaries", service.load_consent_summaries_for_tasks, "task_ids", None)
 
     @property
-    def contact_attempts(self) -> DataLoader[int, list[ContactAttempt]]:
+    def contact_attempts(self) -> DataLoader[int, list[Any]]:
         return self._get("contact_attempts", service.load_contact_attempts_for_tasks, "task_ids", [])
 
     @property

@@ -190,6 +190,7 @@ class ProviderVictimView:
     redacted: bool
     redaction_reason: str | None
     fields: frozenset[VictimField]
+    field_names: tuple[str, ...] = ()  # the same, as sorted names, for the GraphQL type to show as they are
     shared_under_safeguarding_override: bool = False
     given_name: str | None = None
     family_name: str | None = None
@@ -1364,31 +1365,75 @@ async def load_cases_for_referrals(
 
 async def load_contact_attempts_for_tasks(
     *, db: AsyncSession, actor: Principal, task_ids: Sequence[int]
-) -> dict[int, list[ContactAttempt]]:
-    """Contact attempts on tasks the actor can see, oldest first, in one query."""
+) -> dict[int, list[Any]]:
+    """Contact attempts on tasks the actor can see, oldest first, in one query: rows of id, task_id, attempted_at,
+    method and result."""
     _require_any(actor, Scope.REFERRALS_READ, Scope.TASKS_READ)
-    found: dict[int, list[ContactAttempt]] = {task_id: [] for task_id in task_ids}
+    found: dict[int, list[Any]] = {task_id: [] for task_id in task_ids}
     if task_ids:
-        rows = await db.exec(
-            select(ContactAttempt)
-            .join(ReferralTask, col(ReferralTask.id) == col(ContactAttempt.task_id))
-            .where(col(ContactAttempt.task_id).in_(set(task_ids)), _visible_tasks(actor))
-            .order_by(col(ContactAttempt.attempted_at), col(ContactAttempt.id))
+        attempts = _ATTEMPTS.c
+        statement = (
+            sa.select(attempts.id, attempts.task_id, attempts.attempted_at, attempts.method, attempts.result)
+            .join(ReferralTask, col(ReferralTask.id) == attempts.task_id)
+            .where(attempts.task_id.in_(set(task_ids)), _visible_tasks(actor))
+            .order_by(attempts.attempted_at, attempts.id)
         )
-        for attempt in rows.all():
+        for attempt in await _rows(db, statement):
             found[attempt.task_id].append(attempt)
     return found
 
 
-async def _visible_tasks_by_id(db: AsyncSession, actor: Principal, task_ids: Sequence[int]) -> dict[int, ReferralTask]:
-    rows = await db.exec(select(ReferralTask).where(col(ReferralTask.id).in_(set(task_ids)), _provider_tasks(actor)))
-    return {task.id: task for task in rows.all() if task.id is not None}
+# The read paths below select plain rows of the columns they use, not ORM objects: a page of 50 tasks would
+# otherwise build hundreds of instrumented instances only to read a few attributes from each.
+_TASKS: sa.Table = ReferralTask.__table__  # type: ignore[attr-defined]
+_CONSENTS: sa.Table = Consent.__table__  # type: ignore[attr-defined]
+_VICTIMS: sa.Table = Victim.__table__  # type: ignore[attr-defined]
+_CASES: sa.Table = Case.__table__  # type: ignore[attr-defined]
+_ATTEMPTS: sa.Table = ContactAttempt.__table__  # type: ignore[attr-defined]
+_TASK_STANDING_COLUMNS = (
+    _TASKS.c.id,
+    _TASKS.c.victim_id,
+    _TASKS.c.case_id,
+    _TASKS.c.provider_slug,
+    _TASKS.c.status,
+    _TASKS.c.safeguarding_override,
+    _TASKS.c.requested_at,
+)
+_CONSENT_TERMS_COLUMNS = tuple(
+    _CONSENTS.c[name]
+    for name in (
+        "id",
+        "victim_id",
+        "provider_slugs",
+        "data_categories",
+        "given_by",
+        "method",
+        "given_at",
+        "recorded_at",
+        "expires_at",
+        "withdrawn_at",
+    )
+)
 
 
-async def _consents_by_victim(db: AsyncSession, victim_ids: set[int]) -> dict[int, list[Consent]]:
-    found: dict[int, list[Consent]] = defaultdict(list)
+async def _rows(db: AsyncSession, statement: Any) -> Sequence[Any]:
+    connection = await db.connection()
+    return (await connection.execute(statement)).all()
+
+
+async def _visible_tasks_by_id(db: AsyncSession, actor: Principal, task_ids: Sequence[int]) -> dict[int, Any]:
+    rows = await _rows(
+        db, sa.select(*_TASK_STANDING_COLUMNS).where(col(ReferralTask.id).in_(set(task_ids)), _provider_tasks(actor))
+    )
+    return {row.id: row for row in rows}
+
+
+async def _consents_by_victim(db: AsyncSession, victim_ids: set[int]) -> dict[int, list[Any]]:
+    """The consent terms recorded for each victim, as rows (consent_standing reads only these columns)."""
+    found: dict[int, list[Any]] = defaultdict(list)
     if victim_ids:
-        for consent in (await db.exec(select(Consent).where(col(Consent.victim_id).in_(victim_ids)))).all():
+        statement = sa.select(*_CONSENT_TERMS_COLUMNS).where(col(Consent.victim_id).in_(victim_ids))
+        for consent in await _rows(db, statement):
             found[consent.victim_id].append(consent)
     return found
 
@@ -1437,7 +1482,7 @@ def _redacted(task_id: int, reason: str) -> ProviderVictimView:
     return ProviderVictimView(task_id=task_id, redacted=True, redaction_reason=reason, fields=frozenset())
 
 
-def _guardian_view(victim: Victim) -> GuardianView | None:
+def _guardian_view(victim: Any) -> GuardianView | None:
     if victim.guardian_name is None:
         return None
     return GuardianView(
@@ -1448,63 +1493,115 @@ def _guardian_view(victim: Victim) -> GuardianView | None:
     )
 
 
-# How each field a profile may allow fills the view; a field absent from `allowed` is never read at all.
-_FIELD_VALUES: dict[VictimField, Callable[[Victim, Case, date], dict[str, Any]]] = {
-    VictimField.NAME: lambda v, c, today: {"given_name": v.given_name, "family_name": v.family_name},
-    VictimField.DATE_OF_BIRTH: lambda v, c, today: {"date_of_birth": v.date_of_birth},
-    VictimField.AGE: lambda v, c, today: {"age": age_on(v.date_of_birth, today)},
-    VictimField.ADDRESS: lambda v, c, today: {"address": v.address, "postcode": v.postcode},
-    VictimField.PHONE: lambda v, c, today: {"phone": v.phone},
-    VictimField.EMAIL: lambda v, c, today: {"email": v.email},
-    VictimField.SAFE_CONTACT: lambda v, c, today: {
-        "safe_contact": SafeContactView(
-            safe_phone=v.safe_phone,
-            safe_times=v.safe_times,
-            voicemail_safe=v.voicemail_safe,
-            letters_safe=v.letters_safe,
-            perpetrator_shares_address=v.perpetrator_shares_address,
-        )
-    },
-    VictimField.GUARDIAN: lambda v, c, today: {"guardian": _guardian_view(v)},
-    VictimField.LANGUAGE: lambda v, c, today: {"language": v.language, "interpreter_needed": v.interpreter_needed},
-    VictimField.EQUALITY_MONITORING: lambda v, c, today: {
-        "equality": EqualityView(
-            age_band=v.equality_age_band,
-            sex=v.equality_sex,
-            ethnicity=v.equality_ethnicity,
-            disability=v.equality_disability,
-        )
-    },
-    VictimField.CRIME_CATEGORY: lambda v, c, today: {"crime_category": c.crime_category},
-    VictimField.CRIME_REFERENCE: lambda v, c, today: {"crime_reference": c.crime_reference},
-    VictimField.DOMESTIC_ABUSE_RISK: lambda v, c, today: {"domestic_abuse_risk": c.domestic_abuse_risk},
-    VictimField.PRIORITY_FLAGS: lambda v, c, today: {
-        "priority_flags": PriorityFlagsView(
-            most_serious_crime=c.priority_most_serious_crime,
-            persistently_targeted=c.priority_persistently_targeted,
-            vulnerable_or_intimidated=c.priority_vulnerable_or_intimidated,
-        )
-    },
-    VictimField.NEEDS: lambda v, c, today: {"needs": tuple(c.needs)},
-    VictimField.ASSESSMENT_NOTES: lambda v, c, today: {"assessment_notes": c.assessment_notes},
+_V = _VICTIMS.c
+_C = _CASES.c
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldSource:
+    """The columns one allowed field reads, and how they fill the view."""
+
+    columns: tuple[sa.Column[Any], ...]
+    values: Callable[[Any, date], dict[str, Any]]
+
+
+# How each field a profile may allow is read and fills the view. A field absent from `allowed` is never selected
+# from the database at all: the SQL fetches only what the provider may see.
+_FIELD_SOURCES: dict[VictimField, _FieldSource] = {
+    VictimField.NAME: _FieldSource(
+        (_V.given_name, _V.family_name), lambda r, today: {"given_name": r.given_name, "family_name": r.family_name}
+    ),
+    VictimField.DATE_OF_BIRTH: _FieldSource((_V.date_of_birth,), lambda r, today: {"date_of_birth": r.date_of_birth}),
+    VictimField.AGE: _FieldSource((_V.date_of_birth,), lambda r, today: {"age": age_on(r.date_of_birth, today)}),
+    VictimField.ADDRESS: _FieldSource(
+        (_V.address, _V.postcode), lambda r, today: {"address": r.address, "postcode": r.postcode}
+    ),
+    VictimField.PHONE: _FieldSource((_V.phone,), lambda r, today: {"phone": r.phone}),
+    VictimField.EMAIL: _FieldSource((_V.email,), lambda r, today: {"email": r.email}),
+    VictimField.SAFE_CONTACT: _FieldSource(
+        (_V.safe_phone, _V.safe_times, _V.voicemail_safe, _V.letters_safe, _V.perpetrator_shares_address),
+        lambda r, today: {
+            "safe_contact": SafeContactView(
+                safe_phone=r.safe_phone,
+                safe_times=r.safe_times,
+                voicemail_safe=r.voicemail_safe,
+                letters_safe=r.letters_safe,
+                perpetrator_shares_address=r.perpetrator_shares_address,
+            )
+        },
+    ),
+    VictimField.GUARDIAN: _FieldSource(
+        (_V.guardian_name, _V.guardian_relationship, _V.guardian_phone, _V.guardian_email),
+        lambda r, today: {"guardian": _guardian_view(r)},
+    ),
+    VictimField.LANGUAGE: _FieldSource(
+        (_V.language, _V.interpreter_needed),
+        lambda r, today: {"language": r.language, "interpreter_needed": r.interpreter_needed},
+    ),
+    VictimField.EQUALITY_MONITORING: _FieldSource(
+        (_V.equality_age_band, _V.equality_sex, _V.equality_ethnicity, _V.equality_disability),
+        lambda r, today: {
+            "equality": EqualityView(
+                age_band=r.equality_age_band,
+                sex=r.equality_sex,
+                ethnicity=r.equality_ethnicity,
+                disability=r.equality_disability,
+            )
+        },
+    ),
+    VictimField.CRIME_CATEGORY: _FieldSource(
+        (_C.crime_category,), lambda r, today: {"crime_category": r.crime_category}
+    ),
+    VictimField.CRIME_REFERENCE: _FieldSource(
+        (_C.crime_reference,), lambda r, today: {"crime_reference": r.crime_reference}
+    ),
+    VictimField.DOMESTIC_ABUSE_RISK: _FieldSource(
+        (_C.domestic_abuse_risk,), lambda r, today: {"domestic_abuse_risk": r.domestic_abuse_risk}
+    ),
+    VictimField.PRIORITY_FLAGS: _FieldSource(
+        (_C.priority_most_serious_crime, _C.priority_persistently_targeted, _C.priority_vulnerable_or_intimidated),
+        lambda r, today: {
+            "priority_flags": PriorityFlagsView(
+                most_serious_crime=r.priority_most_serious_crime,
+                persistently_targeted=r.priority_persistently_targeted,
+                vulnerable_or_intimidated=r.priority_vulnerable_or_intimidated,
+            )
+        },
+    ),
+    VictimField.NEEDS: _FieldSource((_C.needs,), lambda r, today: {"needs": tuple(r.needs)}),
+    VictimField.ASSESSMENT_NOTES: _FieldSource(
+        (_C.assessment_notes,), lambda r, today: {"assessment_notes": r.assessment_notes}
+    ),
 }
 
 
 def _project(
-    task_id: int, victim: Victim, case: Case, allowed: frozenset[VictimField], *, override: bool, today: date
+    task_id: int, row: Any, allowed: frozenset[VictimField], *, override: bool, today: date
 ) -> ProviderVictimView:
     """Only the allowed fields are filled in; every other field stays None."""
     values: dict[str, Any] = {}
     for victim_field in allowed:
-        values |= _FIELD_VALUES[victim_field](victim, case, today)
+        values |= _FIELD_SOURCES[victim_field].values(row, today)
     return ProviderVictimView(
         task_id=task_id,
         redacted=False,
         redaction_reason=None,
         fields=allowed,
+        field_names=tuple(sorted(f.value for f in allowed)),
         shared_under_safeguarding_override=override,
         **values,
     )
+
+
+def _victim_columns(slugs: set[str]) -> list[sa.Column[Any]]:
+    """The victim and case columns the providers' profiles could ever show, each once."""
+    wanted: dict[str, sa.Column[Any]] = {}
+    for slug in sorted(slugs):
+        profile = get_profile(slug)
+        assert profile is not None
+        for victim_field in sorted(profile.victim_fields):
+            wanted |= {column.name: column for column in _FIELD_SOURCES[victim_field].columns}
+    return list(wanted.values())
 
 
 async def load_victim_views_for_tasks(
@@ -1514,17 +1611,29 @@ async def load_victim_views_for_tasks(
 
     Standing is worked out on every call from the consent rows, so a withdrawal shows on the very next read.
     Each unredacted view is logged as a disclosure to the provider, in this transaction (queued: the rows join the
-    audit chain at the next append or at commit). Four queries, whatever the number of tasks.
+    audit chain at the next append or at commit). Three queries, whatever the number of tasks: the provider's own
+    tasks (authorised in the WHERE clause), then only the victim and case columns its profile allows, joined to
+    them, and the consent terms.
     """
     _require(actor, Scope.TASKS_READ)
     if not task_ids:
         return {}
     tasks = await _visible_tasks_by_id(db, actor, task_ids)
-    victim_ids = {t.victim_id for t in tasks.values()}
-    victims = {v.id: v for v in (await db.exec(select(Victim).where(col(Victim.id).in_(victim_ids)))).all() if v.id}
-    case_ids = {t.case_id for t in tasks.values()}
-    cases = {c.id: c for c in (await db.exec(select(Case).where(col(Case.id).in_(case_ids)))).all() if c.id}
-    consents = await _consents_by_victim(db, victim_ids)
+    if not tasks:
+        return {}
+    columns = _victim_columns({t.provider_slug for t in tasks.values()})
+    details = {
+        row.task_id: row
+        for row in await _rows(
+            db,
+            sa.select(_TASKS.c.id.label("task_id"), *columns)
+            .select_from(_TASKS)
+            .join(_VICTIMS, _V.id == _TASKS.c.victim_id)
+            .join(_CASES, _C.id == _TASKS.c.case_id)
+            .where(_TASKS.c.id.in_(set(tasks)), _provider_tasks(actor)),
+        )
+    }
+    consents = await _consents_by_victim(db, {t.victim_id for t in tasks.values()})
     now = utc_now()
     views: dict[int, ProviderVictimView] = {}
     disclosures: list[AuditRecord] = []
@@ -1545,14 +1654,7 @@ async def load_victim_views_for_tasks(
             reason = {ConsentState.WITHDRAWN: "consent-withdrawn", ConsentState.EXPIRED: "consent-expired"}
             views[task_id] = _redacted(task_id, reason.get(standing.state, "no-consent"))
             continue
-        views[task_id] = _project(
-            task_id,
-            victims[task.victim_id],
-            cases[task.case_id],
-            frozenset(allowed),
-            override=override,
-            today=now.date(),
-        )
+        views[task_id] = _project(task_id, details[task_id], frozenset(allowed), override=override, today=now.date())
         disclosures.append(
             AuditRecord(
                 category=AuditCategory.DISCLOSURE,

@@ -71,10 +71,12 @@ class PriorityFlags:
     description="The victim as this provider may see them: only its profile's fields, or nothing with the reason.",
 )
 class ProviderVictimType:
+    # Resolvers return the service's ProviderVictimView itself, whose attributes these fields read: a page of
+    # victims is shown without copying each view into a second object first.
     redacted: bool
     redaction_reason: str | None
     shared_under_safeguarding_override: bool
-    fields: list[str] = strawberry.field(description="The fields this provider may receive.")
+    field_names: list[str] = strawberry.field(name="fields", description="The fields this provider may receive.")
     given_name: str | None
     family_name: str | None
     date_of_birth: date | None
@@ -94,40 +96,10 @@ class ProviderVictimType:
     needs: list[str] | None
     assessment_notes: str | None
 
-    @classmethod
-    def from_view(cls, view: service.ProviderVictimView) -> ProviderVictimType:
-        return cls(
-            redacted=view.redacted,
-            redaction_reason=view.redaction_reason,
-            shared_under_safeguarding_override=view.shared_under_safeguarding_override,
-            fields=sorted(f.value for f in view.fields),
-            given_name=view.given_name,
-            family_name=view.family_name,
-            date_of_birth=view.date_of_birth,
-            age=view.age,
-            address=view.address,
-            postcode=view.postcode,
-            phone=view.phone,
-            email=view.email,
-            safe_contact=SafeContact(**_fields_of(view.safe_contact)) if view.safe_contact else None,
-            guardian=Guardian(**_fields_of(view.guardian)) if view.guardian else None,
-            language=view.language,
-            interpreter_needed=view.interpreter_needed,
-            crime_category=view.crime_category,
-            crime_reference=view.crime_reference,
-            domestic_abuse_risk=view.domestic_abuse_risk,
-            priority_flags=PriorityFlags(**_fields_of(view.priority_flags)) if view.priority_flags else None,
-            needs=list(view.needs) if view.needs is not None else None,
-            assessment_notes=view.assessment_notes,
-        )
-
-
-def _fields_of(value: object) -> dict[str, Any]:
-    return {name: getattr(value, name) for name in value.__slots__}  # type: ignore[attr-defined]
-
 
 @strawberry.type(name="TaskConsent", description="The standing of the consent behind a task; no free text.")
 class TaskConsentType:
+    # Resolvers return the service's TaskConsentSummary itself: these fields read its attributes.
     state: str = strawberry.field(description="valid, withdrawn, expired, none or safeguarding-override.")
     given_by: str | None
     method: str | None
@@ -135,20 +107,10 @@ class TaskConsentType:
     expires_at: datetime | None
     data_categories: list[str]
 
-    @classmethod
-    def from_summary(cls, summary: service.TaskConsentSummary) -> TaskConsentType:
-        return cls(
-            state=summary.state,
-            given_by=summary.given_by,
-            method=summary.method,
-            given_at=summary.given_at,
-            expires_at=summary.expires_at,
-            data_categories=list(summary.data_categories),
-        )
-
 
 @strawberry.type(name="ContactAttempt")
 class ContactAttemptType:
+    # Lists of attempts are the service's rows themselves (these attribute names); from_row serves one ORM row.
     id: strawberry.ID
     attempted_at: datetime
     method: str
@@ -218,38 +180,20 @@ class TaskType:
     )
     def victim(self, info: Info) -> Any:
         if self.prefetched is not None and "victim" in self.prefetched:
-            return _victim_type(self.prefetched["victim"])
-        return self._victim(info)
-
-    async def _victim(self, info: Info) -> ProviderVictimType | None:
-        return _victim_type(await info.context.loaders.victim_views.load(int(self.id)))
+            return self.prefetched["victim"]
+        return info.context.loaders.victim_views.load(int(self.id))
 
     @strawberry.field(permission_classes=[requires(Scope.TASKS_READ)], graphql_type=TaskConsentType | None)
     def consent(self, info: Info) -> Any:
         if self.prefetched is not None and "consent" in self.prefetched:
-            return _consent_type(self.prefetched["consent"])
-        return self._consent(info)
-
-    async def _consent(self, info: Info) -> TaskConsentType | None:
-        return _consent_type(await info.context.loaders.consent_summaries.load(int(self.id)))
+            return self.prefetched["consent"]
+        return info.context.loaders.consent_summaries.load(int(self.id))
 
     @strawberry.field(permission_classes=[requires(Scope.TASKS_READ)], graphql_type=list[ContactAttemptType])
     def contact_attempts(self, info: Info) -> Any:
         if self.prefetched is not None and "contactAttempts" in self.prefetched:
-            return [ContactAttemptType.from_row(a) for a in self.prefetched["contactAttempts"]]
-        return self._contact_attempts(info)
-
-    async def _contact_attempts(self, info: Info) -> list[ContactAttemptType]:
-        attempts = await info.context.loaders.contact_attempts.load(int(self.id))
-        return [ContactAttemptType.from_row(a) for a in attempts]
-
-
-def _victim_type(view: service.ProviderVictimView | None) -> ProviderVictimType | None:
-    return ProviderVictimType.from_view(view) if view is not None else None
-
-
-def _consent_type(summary: service.TaskConsentSummary | None) -> TaskConsentType | None:
-    return TaskConsentType.from_summary(summary) if summary is not None else None
+            return self.prefetched["contactAttempts"]
+        return info.context.loaders.contact_attempts.load(int(self.id))
 
 
 def _loader_for(info: Info, relation: str) -> Any:
