@@ -5,18 +5,21 @@
 
 It starts a throwaway PostgreSQL cluster (tests/postgres_cluster.py), migrates it, seeds the organisations, a
 signing key and one machine client for the provider `cpn`, and bulk-loads the referrals with SQL. Then, one after
-the other so they never share the CPU, it serves
+the other so they never share the CPU, it serves each of
 
 - the real gateway (`create_app(Settings(...))`, production settings, under uvicorn), called with a real access
   token from its own /oauth/token, asking `inbox(first: 50)` with the victim, consent and contact attempts; and
 - a bare Starlette endpoint with no auth and no audit, answering the same question with one hand-written SQL
   query that builds the JSON in PostgreSQL: the practical upper limit,
 
-and drives each with the same number of concurrent HTTP/1.1 keep-alive connections for a fixed time after a
-warm-up, from a separate process using only asyncio streams (httpx spends milliseconds of CPU per response, which
-on a 2-core machine would cap the bare endpoint at the client's speed; httpx still fetches the token). It prints
-requests per second, p50/p99 latency and errors for both, and the ratio, and writes them as JSON under
-bench/results/. Everything listens on 127.0.0.1 only. `--profile` records the servers' workers with py-spy.
+from `--workers` uvicorn processes (one per core by default), each on its own port with the connections spread
+evenly over them, and drives each with the same number of concurrent HTTP/1.1 keep-alive connections for a fixed
+time after a warm-up, from a separate process using only asyncio streams (httpx spends milliseconds of CPU per
+response, which on a 2-core machine would cap the bare endpoint at the client's speed; httpx still fetches the
+token). It prints requests per second, p50/p99 latency and errors for both, and the ratio, and writes them as
+JSON under bench/results/. Both servers run on the same event loop and HTTP parser (`--loop`, `--http`; by
+default uvloop and httptools, which the gateway depends on). Everything listens on 127.0.0.1 only. `--profile`
+records the servers' processes with py-spy.
 """
 
 from __future__ import annotations
@@ -303,47 +306,51 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def serve(
-    factory: str, *, workers: int, env: dict[str, str], log: Path
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """uvicorn on 127.0.0.1 with the factory; this process (by its pid) is terminated on exit."""
-    port = _free_port()
-    argv = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port)]
-    argv += ["--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    factory: str, *, workers: int, env: dict[str, str], log: Path, loop: str, http: str
+) -> Iterator[tuple[list[str], list[subprocess.Popen[bytes]]]]:
+    """`workers` single-process uvicorns on 127.0.0.1, each on its own port; all terminated on exit.
+
+    Not `uvicorn --workers N`: its workers share one listening socket, and whichever accepts first takes every
+    connection waiting (asyncio accepts in a loop), so 16 keep-alive connections opened at once can all land on
+    one worker and leave the other core idle. The load driver spreads its connections evenly over the ports
+    instead, as a round-robin load balancer in front of the workers would.
+    """
+    ports = [_free_port() for _ in range(workers)]
+    processes: list[subprocess.Popen[bytes]] = []
     with log.open("wb") as log_file:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter, module and arguments
-            argv, cwd=ROOT, env={**os.environ, **env}, stdout=log_file, stderr=log_file
-        )
-        base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{factory} exited with {process.returncode}; see {log}")
-                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-                time.sleep(0.2)
-            else:
-                raise RuntimeError(f"{factory} did not listen within 60 s; see {log}")
-            time.sleep(0.5 * workers)  # every worker up, not just the first
-            yield base, process
+            for port in ports:
+                argv = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1"]
+                argv += ["--port", str(port), "--loop", loop, "--http", http]
+                argv += ["--no-access-log", "--log-level", "warning"]
+                processes.append(
+                    subprocess.Popen(  # noqa: S603 - our own interpreter, module and arguments
+                        argv, cwd=ROOT, env={**os.environ, **env}, stdout=log_file, stderr=log_file
+                    )
+                )
+            for port, process in zip(ports, processes, strict=True):
+                _wait_until_listening(factory, port, process, log)
+            yield [f"http://127.0.0.1:{port}" for port in ports], processes
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=10)
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid:
-                    found.append(int(entry.name))
-    return found
+def _wait_until_listening(factory: str, port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{factory} exited with {process.returncode}; see {log}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{factory} did not listen on {port} within 60 s; see {log}")
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -412,12 +419,15 @@ class _Connection:
 async def _drive(config: dict[str, Any]) -> dict[str, Any]:
     concurrency = int(config["concurrency"])
     body = json.dumps(config["body"]).encode()
-    address = httpx.URL(config["base_url"])
-    assert address.host == "127.0.0.1", "loopback only"
-    headers = {"host": f"127.0.0.1:{address.port}", "content-type": "application/json", **config.get("headers", {})}
-    headers["content-length"] = str(len(body))
-    request = f"POST {config['path']} HTTP/1.1\r\n".encode()
-    request += b"".join(f"{k}: {v}\r\n".encode() for k, v in headers.items()) + b"\r\n" + body
+    addresses = [httpx.URL(base) for base in config["base_urls"]]
+    assert all(address.host == "127.0.0.1" for address in addresses), "loopback only"
+
+    def request_to(port: int) -> bytes:
+        headers = {"host": f"127.0.0.1:{port}", "content-type": "application/json", **config.get("headers", {})}
+        headers["content-length"] = str(len(body))
+        request = f"POST {config['path']} HTTP/1.1\r\n".encode()
+        return request + b"".join(f"{k}: {v}\r\n".encode() for k, v in headers.items()) + b"\r\n" + body
+
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     started = 0
@@ -426,9 +436,11 @@ async def _drive(config: dict[str, Any]) -> dict[str, Any]:
     measure_from = begin + float(config["warmup"])
     stop_at = measure_from + float(config["duration"])
 
-    async def client() -> None:
+    async def client(number: int) -> None:
         nonlocal started
-        connection = _Connection("127.0.0.1", int(address.port or 80), request)
+        # Connections go round-robin over the server processes, as a load balancer in front of them would.
+        port = int(addresses[number % len(addresses)].port or 80)
+        connection = _Connection("127.0.0.1", port, request_to(port))
         try:
             while started < config["max_requests"]:
                 sent = time.perf_counter()
@@ -455,7 +467,7 @@ async def _drive(config: dict[str, Any]) -> dict[str, Any]:
             connection.close()
 
     await asyncio.wait_for(
-        asyncio.gather(*(client() for _ in range(concurrency))), timeout=float(config["duration"]) + 90
+        asyncio.gather(*(client(number) for number in range(concurrency))), timeout=float(config["duration"]) + 90
     )
     elapsed = time.perf_counter() - measure_from
     latencies.sort()
@@ -481,14 +493,12 @@ async def _drive(config: dict[str, Any]) -> dict[str, Any]:
 
 def _measure(
     name: str,
-    base: str,
-    server: subprocess.Popen[bytes],
+    bases: list[str],
+    servers: list[subprocess.Popen[bytes]],
     config: dict[str, Any],
     profile: Path | None,
 ) -> dict[str, Any]:
-    workers = _children(server.pid) or [server.pid]
-    # uvicorn's multiprocess supervisor forks workers; with one worker it serves in the parent itself.
-    pids = sorted({server.pid, *workers})
+    pids = workers = [server.pid for server in servers]
     spies: list[subprocess.Popen[bytes]] = []
     if profile is not None:
         py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -497,10 +507,13 @@ def _measure(
             argv = [py_spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(out), "--rate", "200"]
             argv += ["--duration", str(int(config["warmup"] + config["duration"])), "--nonblocking"]
             spies.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # noqa: S603
-    cpu_before = _cpu_seconds(pids)
+    cpu_before = [_cpu_seconds([pid]) for pid in pids]
     load_before = os.getloadavg()[0]
-    report = drive({**config, "base_url": base})
-    report["server_cpu_seconds"] = round(_cpu_seconds(pids) - cpu_before, 2)
+    report = drive({**config, "base_urls": bases})
+    by_process = [round(_cpu_seconds([pid]) - before, 2) for pid, before in zip(pids, cpu_before, strict=True)]
+    report["server_cpu_seconds"] = round(sum(by_process), 2)
+    # Uneven figures here would mean one process did most of the work while a core stood idle.
+    report["server_cpu_seconds_by_process"] = by_process
     # The machine may be shared: a load average above its CPU count means other work took part of the CPU.
     report["load_average_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     report["server_processes"] = len(workers)
@@ -584,7 +597,8 @@ def _bench_gateway(
         "GATEWAY_LOG_LEVEL": args.log_level,
     }
     factory, log = "bench.inbox_benchmark:gateway_app", RESULTS / "gateway-server.log"
-    with serve(factory, workers=args.workers, env=env, log=log) as (base, server):
+    with serve(factory, workers=args.workers, env=env, log=log, loop=args.loop, http=args.http) as (bases, servers):
+        base = bases[0]
         token_response = httpx.post(
             f"{base}/oauth/token",
             data={"grant_type": "client_credentials"},
@@ -599,7 +613,7 @@ def _bench_gateway(
             raise RuntimeError(f"the inbox query failed: {first.json()['errors']}")
         print(f"gateway: {args.concurrency} clients, {args.warmup} s warm-up, {args.duration} s ...", flush=True)
         config = {**load, "path": "/graphql", "body": {"query": INBOX_QUERY}, "headers": headers}
-        result = _measure("gateway", base, server, config, profile)
+        result = _measure("gateway", bases, servers, config, profile)
     result["response_bytes"] = len(first.content)
     return result, first.json()
 
@@ -609,12 +623,12 @@ def _bench_bare(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     env = {"BENCH_BARE_DSN": dsn, "BENCH_BARE_PROVIDER_ID": str(db["provider_id"])}
     factory, log = "bench.inbox_benchmark:bare_app", RESULTS / "bare-server.log"
-    with serve(factory, workers=args.workers, env=env, log=log) as (base, server):
-        first = httpx.post(f"{base}/inbox", json={"query": INBOX_QUERY}, timeout=30)
+    with serve(factory, workers=args.workers, env=env, log=log, loop=args.loop, http=args.http) as (bases, servers):
+        first = httpx.post(f"{bases[0]}/inbox", json={"query": INBOX_QUERY}, timeout=30)
         first.raise_for_status()
         print(f"bare:    {args.concurrency} clients, {args.warmup} s warm-up, {args.duration} s ...", flush=True)
         config = {**load, "path": "/inbox", "body": {"query": INBOX_QUERY}}
-        result = _measure("bare", base, server, config, profile)
+        result = _measure("bare", bases, servers, config, profile)
     result["response_bytes"] = len(first.content)
     return result, first.json()
 
@@ -658,6 +672,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rows": counts,
         "load_seconds": load_seconds,
         "uvicorn_workers": args.workers,
+        "uvicorn_loop": args.loop,
+        "uvicorn_http": args.http,
         "concurrency": args.concurrency,
         "warmup_seconds": args.warmup,
         "duration_seconds": args.duration,
@@ -682,7 +698,9 @@ def _print_summary(report: dict[str, Any], out: Path) -> None:
     print(
         f"{report['referrals']:,} referrals ({report['rows']['referral_tasks']:,} tasks), "
         f"{report['concurrency']} clients, {report['duration_seconds']} s after {report['warmup_seconds']} s warm-up, "
-        f"uvicorn --workers {report['uvicorn_workers']}, {report['machine']['cpus']} CPUs"
+        f"{report['uvicorn_workers']} uvicorn processes "
+        f"(--loop {report['uvicorn_loop']} --http {report['uvicorn_http']}), "
+        f"{report['machine']['cpus']} CPUs"
     )
     header = f"{'endpoint':<24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7} {'requests':>9}"
     print(header)
@@ -696,6 +714,7 @@ def _print_summary(report: dict[str, Any], out: Path) -> None:
         per_request = r["server_cpu_seconds"] / max(1, r["requests"]) * 1000
         print(
             f"{name:<24} server CPU {r['server_cpu_seconds']:.1f} s (~{per_request:.0f} ms a request incl. warm-up), "
+            f"by process {r['server_cpu_seconds_by_process']}, "
             f"load average {r['load_average_1min'][0]} -> {r['load_average_1min'][1]}"
         )
     print(f"ratio gateway/bare: {report['ratio']:.3f} (target >= 0.25, gateway p99 < 100 ms)")
@@ -710,7 +729,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--duration", type=float, default=25.0)
     parser.add_argument("--max-requests", type=int, default=500_000, help="a bound on requests per run")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes for each server")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn processes for each server, one port each")
+    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="uvicorn --loop, both")
+    parser.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto", help="uvicorn --http, both")
     parser.add_argument("--log-level", default="WARNING", help="the gateway's GATEWAY_LOG_LEVEL")
     parser.add_argument("--profile", action="store_true", help="record each server's workers with py-spy")
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)  # the load-driver process

@@ -103,7 +103,8 @@ class Query:
 
 
 def schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
-    return strawberry.Schema(query=Query), strawberry.Schema(query=Query, execution_context_class=GatewayExecutionContext)
+    plain = strawberry.Schema(query=Query)
+    return plain, strawberry.Schema(query=Query, execution_context_class=GatewayExecutionContext)
 
 
 def answer(schema: strawberry.Schema, query: str) -> dict[str, Any]:
