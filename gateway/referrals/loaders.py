@@ -14,19 +14,32 @@ from gateway.consent.service import load_consents_for_victims
 from gateway.db import AsyncSession
 from gateway.referrals import service
 from gateway.referrals.models import Case, ReferralTask
+from gateway.referrals.service import ProviderVictimView
 from gateway.victims.models import Victim
 from gateway.victims.service import load_victims
+from providers.profile import VictimField
 
 V = TypeVar("V")
 BatchLoad = Callable[..., Awaitable[dict[int, Any]]]
 
 
 def _loader(
-    db: AsyncSession, actor: Principal, lock: asyncio.Lock, load: BatchLoad, keyword: str, default: V
+    db: AsyncSession,
+    actor: Principal,
+    lock: asyncio.Lock,
+    load: BatchLoad,
+    keyword: str,
+    default: V,
+    *,
+    takes_lock_inside: bool,
 ) -> DataLoader[int, V]:
     async def batch(keys: list[int]) -> Sequence[V]:
-        async with lock:  # one session per request: its queries must not overlap
-            found = await load(db=db, actor=actor, **{keyword: list(dict.fromkeys(keys))})
+        unique = list(dict.fromkeys(keys))
+        if takes_lock_inside:
+            found = await load(db=db, actor=actor, **{keyword: unique})
+        else:
+            async with lock:  # one session per request: its queries must not overlap
+                found = await load(db=db, actor=actor, **{keyword: unique})
         return [found.get(key, default) for key in keys]
 
     return DataLoader(load_fn=batch)
@@ -41,20 +54,50 @@ class ReferralLoaders:
         self._lock = lock
         self._built: dict[str, DataLoader[int, Any]] = {}
 
-    def _get(self, name: str, load: BatchLoad, keyword: str, default: V) -> DataLoader[int, V]:
+    def _get(
+        self, name: str, load: BatchLoad, keyword: str, default: V, *, takes_lock_inside: bool = False
+    ) -> DataLoader[int, V]:
         if self._actor is None:
             raise PermissionError("loaders need an authenticated caller")
         if name not in self._built:
-            self._built[name] = _loader(self._db, self._actor, self._lock, load, keyword, default)
+            self._built[name] = _loader(
+                self._db, self._actor, self._lock, load, keyword, default, takes_lock_inside=takes_lock_inside
+            )
         return self._built[name]
 
     @property
-    def victim_views(self) -> DataLoader[int, service.ProviderVictimView | None]:
-        return self._get("victim_views", service.load_victim_views_for_tasks, "task_ids", None)
+    def consent_contexts(self) -> DataLoader[int, service.TaskConsentContext | None]:
+        return self._get("consent_contexts", service.load_consent_contexts_for_tasks, "task_ids", None)
+
+    async def _contexts(self, task_ids: list[int]) -> dict[int, service.TaskConsentContext]:
+        # Outside the lock: the contexts' own batch takes it. The victim and the consent of the same tasks then
+        # share one read of the tasks and their consents.
+        found = await self.consent_contexts.load_many(task_ids)
+        return {task_id: context for task_id, context in zip(task_ids, found, strict=True) if context is not None}
+
+    def victim_views(self, wanted: frozenset[VictimField] | None = None) -> DataLoader[int, ProviderVictimView | None]:
+        """Victim views reading only the `wanted` fields (None: every field the profile allows)."""
+        name = "victim_views:" + (",".join(sorted(wanted)) if wanted is not None else "*")
+
+        async def load(*, db: AsyncSession, actor: Principal, task_ids: list[int]) -> dict[int, Any]:
+            contexts = await self._contexts(task_ids)
+            async with self._lock:
+                return await service.load_victim_views_for_tasks(
+                    db=db, actor=actor, task_ids=task_ids, contexts=contexts, wanted=wanted
+                )
+
+        return self._get(name, load, "task_ids", None, takes_lock_inside=True)
 
     @property
     def consent_summaries(self) -> DataLoader[int, service.TaskConsentSummary | None]:
-        return self._get("consent_summaries", service.load_consent_summaries_for_tasks, "task_ids", None)
+        async def load(*, db: AsyncSession, actor: Principal, task_ids: list[int]) -> dict[int, Any]:
+            contexts = await self._contexts(task_ids)
+            async with self._lock:
+                return await service.load_consent_summaries_for_tasks(
+                    db=db, actor=actor, task_ids=task_ids, contexts=contexts
+                )
+
+        return self._get("consent_summaries", load, "task_ids", None, takes_lock_inside=True)
 
     @property
     def contact_attempts(self) -> DataLoader[int, list[Any]]:

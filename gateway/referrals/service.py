@@ -11,7 +11,7 @@ import dataclasses
 import secrets
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -1438,19 +1438,53 @@ async def _consents_by_victim(db: AsyncSession, victim_ids: set[int]) -> dict[in
     return found
 
 
-async def load_consent_summaries_for_tasks(
+@dataclass(frozen=True, slots=True)
+class TaskConsentContext:
+    """What the standing of consent on one of a provider's tasks is worked out from, read in this request."""
+
+    task: Any  # a row of _TASK_STANDING_COLUMNS
+    consents: tuple[Any, ...]  # rows of _CONSENT_TERMS_COLUMNS: every consent recorded for the task's victim
+
+
+async def load_consent_contexts_for_tasks(
     *, db: AsyncSession, actor: Principal, task_ids: Sequence[int]
-) -> dict[int, TaskConsentSummary]:
-    """For a provider's own sent tasks, the standing and terms of the consent now, in two queries."""
+) -> dict[int, TaskConsentContext]:
+    """For the provider's own tasks among task_ids (authorised in the WHERE clause), the task and the consent
+    rows of its victim, in two queries. A request showing both the victim and the consent of a page of tasks
+    reads these once and works out both from them."""
     _require(actor, Scope.TASKS_READ)
     if not task_ids:
         return {}
     tasks = await _visible_tasks_by_id(db, actor, task_ids)
     consents = await _consents_by_victim(db, {t.victim_id for t in tasks.values()})
+    return {task_id: TaskConsentContext(task, tuple(consents[task.victim_id])) for task_id, task in tasks.items()}
+
+
+async def load_consent_summaries_for_tasks(
+    *,
+    db: AsyncSession,
+    actor: Principal,
+    task_ids: Sequence[int],
+    contexts: dict[int, TaskConsentContext] | None = None,
+) -> dict[int, TaskConsentSummary]:
+    """For a provider's own sent tasks, the standing and terms of the consent now.
+
+    `contexts` are what load_consent_contexts_for_tasks returned for these tasks in this request, when the
+    caller already has them; without them they are read here.
+    """
+    _require(actor, Scope.TASKS_READ)
+    if not task_ids:
+        return {}
+    if contexts is None:
+        contexts = await load_consent_contexts_for_tasks(db=db, actor=actor, task_ids=task_ids)
     now = utc_now()
     found: dict[int, TaskConsentSummary] = {}
-    for task_id, task in tasks.items():
-        standing = consent_standing(consents[task.victim_id], provider_slug=task.provider_slug, now=now)
+    for task_id in task_ids:
+        context = contexts.get(task_id)
+        if context is None:
+            continue  # not this provider's task
+        task = context.task
+        standing = consent_standing(context.consents, provider_slug=task.provider_slug, now=now)
         consent = standing.consent
         if consent is not None:
             found[task_id] = TaskConsentSummary(
@@ -1575,12 +1609,58 @@ _FIELD_SOURCES: dict[VictimField, _FieldSource] = {
 }
 
 
+# The ProviderVictimView attributes each field fills: a query that selects none of a field's attributes does
+# not have that field read from the database at all.
+VIEW_ATTRIBUTES: dict[VictimField, tuple[str, ...]] = {
+    VictimField.NAME: ("given_name", "family_name"),
+    VictimField.DATE_OF_BIRTH: ("date_of_birth",),
+    VictimField.AGE: ("age",),
+    VictimField.ADDRESS: ("address", "postcode"),
+    VictimField.PHONE: ("phone",),
+    VictimField.EMAIL: ("email",),
+    VictimField.SAFE_CONTACT: ("safe_contact",),
+    VictimField.GUARDIAN: ("guardian",),
+    VictimField.LANGUAGE: ("language", "interpreter_needed"),
+    VictimField.EQUALITY_MONITORING: ("equality",),
+    VictimField.CRIME_CATEGORY: ("crime_category",),
+    VictimField.CRIME_REFERENCE: ("crime_reference",),
+    VictimField.DOMESTIC_ABUSE_RISK: ("domestic_abuse_risk",),
+    VictimField.PRIORITY_FLAGS: ("priority_flags",),
+    VictimField.NEEDS: ("needs",),
+    VictimField.ASSESSMENT_NOTES: ("assessment_notes",),
+}
+# Attributes that say what the view is rather than hold the victim's data.
+VIEW_STANDING_ATTRIBUTES = frozenset(
+    {"task_id", "redacted", "redaction_reason", "fields", "field_names", "shared_under_safeguarding_override"}
+)
+_FIELD_OF_ATTRIBUTE = {name: field for field, names in VIEW_ATTRIBUTES.items() for name in names}
+
+
+def victim_fields_for_attributes(attributes: Iterable[str]) -> frozenset[VictimField] | None:
+    """The fields that fill these view attributes; None (read every allowed field) for any name it cannot place."""
+    fields: set[VictimField] = set()
+    for name in attributes:
+        if name in VIEW_STANDING_ATTRIBUTES:
+            continue
+        victim_field = _FIELD_OF_ATTRIBUTE.get(name)
+        if victim_field is None:
+            return None
+        fields.add(victim_field)
+    return frozenset(fields)
+
+
 def _project(
-    task_id: int, row: Any, allowed: frozenset[VictimField], *, override: bool, today: date
+    task_id: int,
+    row: Any,
+    allowed: frozenset[VictimField],
+    *,
+    override: bool,
+    today: date,
+    wanted: frozenset[VictimField] | None,
 ) -> ProviderVictimView:
-    """Only the allowed fields are filled in; every other field stays None."""
+    """Only the allowed fields that were asked for are filled in; every other field stays None."""
     values: dict[str, Any] = {}
-    for victim_field in allowed:
+    for victim_field in allowed if wanted is None else allowed & wanted:
         values |= _FIELD_SOURCES[victim_field].values(row, today)
     return ProviderVictimView(
         task_id=task_id,
@@ -1593,35 +1673,43 @@ def _project(
     )
 
 
-def _victim_columns(slugs: set[str]) -> list[sa.Column[Any]]:
-    """The victim and case columns the providers' profiles could ever show, each once."""
-    wanted: dict[str, sa.Column[Any]] = {}
+def _victim_columns(slugs: set[str], wanted: frozenset[VictimField] | None) -> list[sa.Column[Any]]:
+    """The victim and case columns of the wanted fields the providers' profiles could ever show, each once."""
+    columns: dict[str, sa.Column[Any]] = {}
     for slug in sorted(slugs):
         profile = get_profile(slug)
         assert profile is not None
-        for victim_field in sorted(profile.victim_fields):
-            wanted |= {column.name: column for column in _FIELD_SOURCES[victim_field].columns}
-    return list(wanted.values())
+        for victim_field in sorted(profile.victim_fields if wanted is None else profile.victim_fields & wanted):
+            columns |= {column.name: column for column in _FIELD_SOURCES[victim_field].columns}
+    return list(columns.values())
 
 
 async def load_victim_views_for_tasks(
-    *, db: AsyncSession, actor: Principal, task_ids: Sequence[int]
+    *,
+    db: AsyncSession,
+    actor: Principal,
+    task_ids: Sequence[int],
+    contexts: dict[int, TaskConsentContext] | None = None,
+    wanted: frozenset[VictimField] | None = None,
 ) -> dict[int, ProviderVictimView]:
     """A provider sees only its profile's fields that consent covers, redacted with the reason once consent goes.
 
     Standing is worked out on every call from the consent rows, so a withdrawal shows on the very next read.
     Each unredacted view is logged as a disclosure to the provider, in this transaction (queued: the rows join the
-    audit chain at the next append or at commit). Three queries, whatever the number of tasks: the provider's own
-    tasks (authorised in the WHERE clause), then only the victim and case columns its profile allows, joined to
-    them, and the consent terms.
+    audit chain at the next append or at commit). The provider's own tasks and their consent rows come from
+    `contexts` (load_consent_contexts_for_tasks, read here when not given); then one query reads only the victim
+    and case columns its profile allows, joined to those tasks (authorised again in its WHERE clause). `wanted`
+    narrows that to the fields a query selected (victim_fields_for_attributes); None reads every allowed field.
     """
     _require(actor, Scope.TASKS_READ)
     if not task_ids:
         return {}
-    tasks = await _visible_tasks_by_id(db, actor, task_ids)
+    if contexts is None:
+        contexts = await load_consent_contexts_for_tasks(db=db, actor=actor, task_ids=task_ids)
+    tasks = {task_id: contexts[task_id] for task_id in task_ids if task_id in contexts}
     if not tasks:
         return {}
-    columns = _victim_columns({t.provider_slug for t in tasks.values()})
+    columns = _victim_columns({c.task.provider_slug for c in tasks.values()}, wanted)
     details = {
         row.task_id: row
         for row in await _rows(
@@ -1633,17 +1721,19 @@ async def load_victim_views_for_tasks(
             .where(_TASKS.c.id.in_(set(tasks)), _provider_tasks(actor)),
         )
     }
-    consents = await _consents_by_victim(db, {t.victim_id for t in tasks.values()})
     now = utc_now()
     views: dict[int, ProviderVictimView] = {}
     disclosures: list[AuditRecord] = []
-    for task_id, task in sorted(tasks.items()):
+    for task_id, context in sorted(tasks.items()):
+        task = context.task
+        if task_id not in details:
+            continue  # no longer this provider's task when the victim was read
         profile = get_profile(task.provider_slug)
         assert profile is not None
         if task.status == TaskStatus.ENTERED_IN_ERROR.value:
             views[task_id] = _redacted(task_id, TaskStatus.ENTERED_IN_ERROR.value)
             continue
-        standing = consent_standing(consents[task.victim_id], provider_slug=task.provider_slug, now=now)
+        standing = consent_standing(context.consents, provider_slug=task.provider_slug, now=now)
         if standing.state is ConsentState.VALID and standing.consent is not None:
             allowed = profile.victim_fields & {VictimField(f) for f in standing.consent.data_categories}
             override = False
@@ -1654,7 +1744,9 @@ async def load_victim_views_for_tasks(
             reason = {ConsentState.WITHDRAWN: "consent-withdrawn", ConsentState.EXPIRED: "consent-expired"}
             views[task_id] = _redacted(task_id, reason.get(standing.state, "no-consent"))
             continue
-        views[task_id] = _project(task_id, details[task_id], frozenset(allowed), override=override, today=now.date())
+        views[task_id] = _project(
+            task_id, details[task_id], frozenset(allowed), override=override, today=now.date(), wanted=wanted
+        )
         disclosures.append(
             AuditRecord(
                 category=AuditCategory.DISCLOSURE,

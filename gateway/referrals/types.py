@@ -11,6 +11,7 @@ from typing import Any
 import strawberry
 from strawberry.extensions import FieldExtension
 from strawberry.types.nodes import SelectedField, Selection
+from strawberry.utils.str_converters import to_camel_case
 
 from gateway.auth.principal import Scope
 from gateway.consent.models import Consent
@@ -19,6 +20,7 @@ from gateway.graphql.permissions import requires
 from gateway.referrals import service
 from gateway.referrals.models import Case, ContactAttempt, Referral, ReferralTask, SelfReferral
 from gateway.victims.models import Victim
+from providers.profile import VictimField
 
 log = logging.getLogger("gateway.graphql")
 
@@ -181,7 +183,7 @@ class TaskType:
     def victim(self, info: Info) -> Any:
         if self.prefetched is not None and "victim" in self.prefetched:
             return self.prefetched["victim"]
-        return info.context.loaders.victim_views.load(int(self.id))
+        return info.context.loaders.victim_views(wanted_victim_fields(info.selected_fields)).load(int(self.id))
 
     @strawberry.field(permission_classes=[requires(Scope.TASKS_READ)], graphql_type=TaskConsentType | None)
     def consent(self, info: Info) -> Any:
@@ -196,10 +198,59 @@ class TaskType:
         return info.context.loaders.contact_attempts.load(int(self.id))
 
 
-def _loader_for(info: Info, relation: str) -> Any:
+def _victim_attribute_names() -> dict[str, str]:
+    definition = ProviderVictimType.__strawberry_definition__  # type: ignore[attr-defined]
+    return {field.graphql_name or to_camel_case(field.python_name): field.python_name for field in definition.fields}
+
+
+_VICTIM_ATTRIBUTES = _victim_attribute_names()
+
+
+def _names_selected(selections: Iterable[Selection], found: set[str]) -> bool:
+    """Adds the names of the fields selected, through fragments; False when a directive leaves that to execution."""
+    for selection in selections:
+        if selection.directives:
+            return False
+        if isinstance(selection, SelectedField):
+            found.add(selection.name)
+        elif not _names_selected(selection.selections, found):
+            return False
+    return True
+
+
+def wanted_victim_fields(victim_selections: Iterable[Selection]) -> frozenset[VictimField] | None:
+    """The victim fields a query's `victim { ... }` selections ask for; None (read all allowed) when unsure."""
+    graphql_names: set[str] = set()
+    for selection in victim_selections:
+        if not isinstance(selection, SelectedField) or not _names_selected(selection.selections, graphql_names):
+            return None
+    attributes = []
+    for name in graphql_names:
+        if name.startswith("__"):
+            continue  # __typename
+        attribute = _VICTIM_ATTRIBUTES.get(name)
+        if attribute is None:
+            return None
+        attributes.append(attribute)
+    return service.victim_fields_for_attributes(attributes)
+
+
+def _every_field(selections: Iterable[Selection]) -> Iterable[SelectedField]:
+    """Every field selected at this level, through fragments, whatever their directives."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            yield selection
+        else:
+            yield from _every_field(selection.selections)
+
+
+def _loader_for(info: Info, relation: str, task_selections: list[Selection]) -> Any:
     loaders = info.context.loaders
     if relation == "victim":
-        return loaders.victim_views
+        # Every `victim` of the page's tasks answers from what is prefetched, so read what all of them select,
+        # including those a directive may skip.
+        victims = [field for field in _every_field(task_selections) if field.name == "victim"]
+        return loaders.victim_views(wanted_victim_fields(victims) if victims else None)
     if relation == "consent":
         return loaders.consent_summaries
     return loaders.contact_attempts
@@ -233,15 +284,18 @@ class PrefetchTaskRelations(FieldExtension):
         principal = info.context.principal
         if not tasks or principal is None or not principal.has(Scope.TASKS_READ):
             return tasks
-        wanted = [r for r in PREFETCHABLE if r in _selected(_children(info.selected_fields), set())]
-        return self._prefetch(tasks, wanted, info) if wanted else tasks
+        task_selections = _children(info.selected_fields)
+        wanted = [r for r in PREFETCHABLE if r in _selected(task_selections, set())]
+        return self._prefetch(tasks, wanted, info, task_selections) if wanted else tasks
 
     @staticmethod
-    async def _prefetch(tasks: list[TaskType], wanted: list[str], info: Info) -> list[TaskType]:
+    async def _prefetch(
+        tasks: list[TaskType], wanted: list[str], info: Info, task_selections: list[Selection]
+    ) -> list[TaskType]:
         keys = [int(task.id) for task in tasks]
         for relation in wanted:
             try:
-                values = await _loader_for(info, relation).load_many(keys)
+                values = await _loader_for(info, relation, task_selections).load_many(keys)
             except Exception:
                 # Each item then loads lazily and fails through the loader with this same cached error, as before.
                 log.debug("prefetching %s failed", relation)

@@ -8,7 +8,7 @@ from sqlalchemy import update
 from gateway.db import AsyncSession
 from gateway.errors import NotEligible
 from gateway.referrals.models import ReferralTask
-from gateway.referrals.service import CaseInput, send_task
+from gateway.referrals.service import VIEW_ATTRIBUTES, CaseInput, send_task
 from gateway.victims.models import Victim
 from gateway.victims.service import GuardianInput, VictimInput
 from providers.profile import CrimeCategory, Need, VictimField
@@ -26,25 +26,9 @@ from tests.domain.conftest import (
     years_ago,
 )
 
-# Which attributes of the view carry each field; a field not allowed must leave all of them None.
-FIELD_ATTRIBUTES: dict[VictimField, tuple[str, ...]] = {
-    VictimField.NAME: ("given_name", "family_name"),
-    VictimField.DATE_OF_BIRTH: ("date_of_birth",),
-    VictimField.AGE: ("age",),
-    VictimField.ADDRESS: ("address", "postcode"),
-    VictimField.PHONE: ("phone",),
-    VictimField.EMAIL: ("email",),
-    VictimField.SAFE_CONTACT: ("safe_contact",),
-    VictimField.GUARDIAN: ("guardian",),
-    VictimField.LANGUAGE: ("language", "interpreter_needed"),
-    VictimField.EQUALITY_MONITORING: ("equality",),
-    VictimField.CRIME_CATEGORY: ("crime_category",),
-    VictimField.CRIME_REFERENCE: ("crime_reference",),
-    VictimField.DOMESTIC_ABUSE_RISK: ("domestic_abuse_risk",),
-    VictimField.PRIORITY_FLAGS: ("priority_flags",),
-    VictimField.NEEDS: ("needs",),
-    VictimField.ASSESSMENT_NOTES: ("assessment_notes",),
-}
+# Which attributes of the view carry each field (checked against what each field fills in
+# tests/api/test_selected_fields.py); a field not allowed must leave all of them None.
+FIELD_ATTRIBUTES = VIEW_ATTRIBUTES
 
 # A fully filled-in victim and case each provider is eligible for.
 ELIGIBLE_CASES: dict[str, tuple[VictimInput, CaseInput]] = {
