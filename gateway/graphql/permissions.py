@@ -7,38 +7,51 @@ from typing import Any
 
 from strawberry.permission import BasePermission
 
-from gateway.auth.principal import Scope
+from gateway.auth.principal import Principal, Scope
 from gateway.graphql.context import Info
 
 
-class Public(BasePermission):
+class CallerPermission(BasePermission):
+    """A permission decided by the caller alone, never by the object or the arguments.
+
+    The same answer holds for every field of a request that declares it, which lets the execution context
+    (gateway/graphql/execution.py) decide it once per request and field instead of once per item of a page.
+    """
+
+    def allows(self, principal: Principal | None) -> bool:
+        raise NotImplementedError
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return self.allows(info.context.principal)
+
+
+class Public(CallerPermission):
     """Declares a field deliberately open to anonymous callers (only the public provider directory)."""
 
     message = "public"
 
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+    def allows(self, principal: Principal | None) -> bool:
         return True
 
 
-class Authenticated(BasePermission):
+class Authenticated(CallerPermission):
     """Allows any caller with a valid token, whatever its scopes (only for the caller's own identity)."""
 
     message = "Sign in or send an access token."
     error_extensions = {"code": "unauthenticated"}
 
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        return info.context.principal is not None
+    def allows(self, principal: Principal | None) -> bool:
+        return principal is not None
 
 
-class ScopePermission(BasePermission):
+class ScopePermission(CallerPermission):
     """Allows a caller whose token carries `scope`; anonymous callers and others get `forbidden`."""
 
     scope: Scope
     message = "You are not allowed to do that."
     error_extensions = {"code": "forbidden"}
 
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        principal = info.context.principal
+    def allows(self, principal: Principal | None) -> bool:
         return principal is not None and principal.has(self.scope)
 
 
@@ -48,15 +61,14 @@ def requires(scope: Scope) -> type[ScopePermission]:
     return type(f"Requires_{scope.name}", (ScopePermission,), {"scope": scope})
 
 
-class AnyScopePermission(BasePermission):
+class AnyScopePermission(CallerPermission):
     """Allows a caller holding any one of `scopes` (fields both the Hub and providers use)."""
 
     scopes: tuple[Scope, ...]
     message = "You are not allowed to do that."
     error_extensions = {"code": "forbidden"}
 
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        principal = info.context.principal
+    def allows(self, principal: Principal | None) -> bool:
         return principal is not None and any(principal.has(scope) for scope in self.scopes)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -1264,18 +1264,20 @@ async def list_inbox(
     after_id: int | None = None,
     limit: int = 50,
     now: datetime | None = None,
-) -> list[ReferralTask]:
-    """A provider's sent tasks, oldest first after the cursor, optionally by status and overdue, in one query."""
+) -> list[Any]:
+    """A provider's sent tasks, oldest first after the cursor, optionally by status and overdue, in one query.
+
+    Plain rows with a ReferralTask's attributes, not ORM objects: the inbox only reads them.
+    """
     _require(actor, Scope.TASKS_READ)
-    query = select(ReferralTask).where(_provider_tasks(actor))
+    query = sa.select(_TASKS).where(_provider_tasks(actor))
     if statuses:
-        query = query.where(col(ReferralTask.status).in_([TaskStatus(s).value for s in statuses]))
+        query = query.where(_TASKS.c.status.in_([TaskStatus(s).value for s in statuses]))
     if overdue_only:
         query = query.where(_overdue_clause(as_utc(now or utc_now())))
     if after_id is not None:
-        query = query.where(col(ReferralTask.id) > after_id)
-    rows = await db.exec(query.order_by(col(ReferralTask.id)).limit(_page_size(limit)))
-    return list(rows.all())
+        query = query.where(_TASKS.c.id > after_id)
+    return list(await _rows(db, query.order_by(_TASKS.c.id).limit(_page_size(limit))))
 
 
 async def list_overdue_tasks(
@@ -1379,8 +1381,22 @@ async def load_contact_attempts_for_tasks(
             .order_by(attempts.attempted_at, attempts.id)
         )
         for attempt in await _rows(db, statement):
-            found[attempt.task_id].append(attempt)
+            found[attempt.task_id].append(ContactAttemptRecord._make(attempt))
     return found
+
+
+class ContactAttemptRecord(NamedTuple):
+    """One contact attempt as the inbox shows it.
+
+    A plain tuple rather than the database row: GraphQL execution asks every list item whether it is awaitable,
+    and a missing attribute on a SQLAlchemy row costs a Python-level lookup and an exception each time.
+    """
+
+    id: int
+    task_id: int
+    attempted_at: datetime
+    method: str
+    result: str
 
 
 # The read paths below select plain rows of the columns they use, not ORM objects: a page of 50 tasks would
