@@ -111,11 +111,10 @@ class _PlainLeafList:
         return shown
 
 
-class _PlainObject:
-    __slots__ = ("non_null", "object_type", "read")
+class _CompletedHere:
+    """A plan whose field is completed here, at its own path (which leaves never need)."""
 
-    def __init__(self, read: Callable[[Any], Any], object_type: GraphQLObjectType, non_null: bool) -> None:
-        self.read, self.object_type, self.non_null = read, object_type, non_null
+    __slots__ = ()
 
     def show(
         self,
@@ -128,10 +127,39 @@ class _PlainObject:
         position_context: Any,
     ) -> Any:
         path = Path(parent_path, response_name, parent_type.name)
+        return self.complete(context, source, field_details_list, path, parent_type, position_context)
+
+    def complete(
+        self,
+        context: GatewayExecutionContext,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        parent_type: GraphQLObjectType,
+        position_context: Any,
+    ) -> Any:
+        raise NotImplementedError
+
+
+class _PlainObject(_CompletedHere):
+    __slots__ = ("non_null", "object_type", "read")
+
+    def __init__(self, read: Callable[[Any], Any], object_type: GraphQLObjectType, non_null: bool) -> None:
+        self.read, self.object_type, self.non_null = read, object_type, non_null
+
+    def complete(
+        self,
+        context: GatewayExecutionContext,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        parent_type: GraphQLObjectType,
+        position_context: Any,
+    ) -> Any:
         return context.plain_object(self, source, field_details_list, path, position_context)
 
 
-class _GuardedResolver:
+class _GuardedResolver(_CompletedHere):
     """A resolver that is a plain method of (self, info), behind permissions the caller alone decides."""
 
     __slots__ = ("definition", "field_def", "info_name", "permissions", "resolve")
@@ -147,19 +175,17 @@ class _GuardedResolver:
         self.definition, self.field_def, self.permissions = definition, field_def, permissions
         self.resolve, self.info_name = resolve, info_name
 
-    def show(
+    def complete(
         self,
         context: GatewayExecutionContext,
         source: Any,
         field_details_list: Any,
-        parent_path: Path | None,
-        response_name: str,
+        path: Path,
         parent_type: GraphQLObjectType,
         position_context: Any,
     ) -> Any:
         if not context.caller_allowed(self):
             return _FAILED  # refused by Strawberry's own path, with its usual error and code
-        path = Path(parent_path, response_name, parent_type.name)
         return context.resolve_guarded(self, source, field_details_list, path, parent_type, position_context)
 
 
