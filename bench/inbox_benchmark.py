@@ -101,10 +101,12 @@ FROM (
 
 def gateway_app() -> Any:
     """The real gateway, exactly as `gateway serve` builds it."""
-    from gateway.app import create_app
+    from gateway.app import create_app, settle_heap_for_serving
     from gateway.settings import Settings
 
-    return create_app(Settings())
+    app = create_app(Settings())
+    settle_heap_for_serving()
+    return app
 
 
 def bare_app() -> Any:

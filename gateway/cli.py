@@ -43,6 +43,10 @@ def serve(host: str, port: int, workers: int) -> None:
     click.echo(f"GraphQL: http://{host}:{port}/graphql", err=True)
     # Several workers each build the app from the environment; one worker gets it built here.
     target = "gateway.asgi:app" if workers > 1 else _app(settings)
+    if workers == 1:
+        from gateway.app import settle_heap_for_serving
+
+        settle_heap_for_serving()
     uvicorn.run(target, host=host, port=port, workers=workers, access_log=False, log_config=None, server_header=False)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+
 import httpx
 import pytest
 
-from gateway.app import create_app
+from gateway.app import create_app, settle_heap_for_serving
 from gateway.settings import ConfigurationError, Environment, Settings
 
 PROVIDERS_QUERY = """{ providers { slug name operatingOrganisation services firstContactTargetHours
@@ -169,3 +171,13 @@ async def test_every_response_carries_a_request_id_and_keeps_a_well_formed_one(c
     assert len(generated.headers["x-request-id"]) == 32
     assert kept.headers["x-request-id"] == "caller-chosen-id-42"
     assert replaced.headers["x-request-id"] != "bad id with spaces"
+
+
+def test_serving_freezes_what_startup_built() -> None:
+    # `gateway serve` and gateway.asgi call this once the app is built, so full collections skip startup's objects.
+    assert gc.get_freeze_count() == 0
+    try:
+        settle_heap_for_serving()
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
