@@ -8,6 +8,7 @@ Services flush and never commit; the caller commits once, or rolls back when a D
 from __future__ import annotations
 
 import dataclasses
+import functools
 import secrets
 import uuid
 from collections import defaultdict
@@ -1689,6 +1690,12 @@ def _project(
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _covered_fields(data_categories: tuple[str, ...]) -> frozenset[VictimField]:
+    # Consents cover a few distinct sets of categories; a page of 50 views would otherwise build ~800 enum members.
+    return frozenset(VictimField(category) for category in data_categories)
+
+
 def _victim_columns(slugs: set[str], wanted: frozenset[VictimField] | None) -> list[sa.Column[Any]]:
     """The victim and case columns of the wanted fields the providers' profiles could ever show, each once."""
     columns: dict[str, sa.Column[Any]] = {}
@@ -1751,7 +1758,7 @@ async def load_victim_views_for_tasks(
             continue
         standing = consent_standing(context.consents, provider_slug=task.provider_slug, now=now)
         if standing.state is ConsentState.VALID and standing.consent is not None:
-            allowed = profile.victim_fields & {VictimField(f) for f in standing.consent.data_categories}
+            allowed = profile.victim_fields & _covered_fields(tuple(standing.consent.data_categories))
             override = False
         elif task.safeguarding_override and not _withdrawn_since_sent(standing, task):
             # Sharing without consent was justified for safeguarding; the profile still limits what goes.
