@@ -24,22 +24,11 @@ BatchLoad = Callable[..., Awaitable[dict[int, Any]]]
 
 
 def _loader(
-    db: AsyncSession,
-    actor: Principal,
-    lock: asyncio.Lock,
-    load: BatchLoad,
-    keyword: str,
-    default: V,
-    *,
-    takes_lock_inside: bool,
+    db: AsyncSession, actor: Principal, lock: asyncio.Lock, load: BatchLoad, keyword: str, default: V
 ) -> DataLoader[int, V]:
     async def batch(keys: list[int]) -> Sequence[V]:
-        unique = list(dict.fromkeys(keys))
-        if takes_lock_inside:
-            found = await load(db=db, actor=actor, **{keyword: unique})
-        else:
-            async with lock:  # one session per request: its queries must not overlap
-                found = await load(db=db, actor=actor, **{keyword: unique})
+        async with lock:  # one session per request: its queries must not overlap
+            found = await load(db=db, actor=actor, **{keyword: list(dict.fromkeys(keys))})
         return [found.get(key, default) for key in keys]
 
     return DataLoader(load_fn=batch)
@@ -53,51 +42,47 @@ class ReferralLoaders:
         self._actor = actor
         self._lock = lock
         self._built: dict[str, DataLoader[int, Any]] = {}
+        # The tasks and consents behind the victim and the consent of each task, read once for both.
+        self._consent_contexts: dict[int, service.TaskConsentContext | None] = {}
 
-    def _get(
-        self, name: str, load: BatchLoad, keyword: str, default: V, *, takes_lock_inside: bool = False
-    ) -> DataLoader[int, V]:
+    def _get(self, name: str, load: BatchLoad, keyword: str, default: V) -> DataLoader[int, V]:
         if self._actor is None:
             raise PermissionError("loaders need an authenticated caller")
         if name not in self._built:
-            self._built[name] = _loader(
-                self._db, self._actor, self._lock, load, keyword, default, takes_lock_inside=takes_lock_inside
-            )
+            self._built[name] = _loader(self._db, self._actor, self._lock, load, keyword, default)
         return self._built[name]
 
-    @property
-    def consent_contexts(self) -> DataLoader[int, service.TaskConsentContext | None]:
-        return self._get("consent_contexts", service.load_consent_contexts_for_tasks, "task_ids", None)
-
-    async def _contexts(self, task_ids: list[int]) -> dict[int, service.TaskConsentContext]:
-        # Outside the lock: the contexts' own batch takes it. The victim and the consent of the same tasks then
-        # share one read of the tasks and their consents.
-        found = await self.consent_contexts.load_many(task_ids)
-        return {task_id: context for task_id, context in zip(task_ids, found, strict=True) if context is not None}
+    async def _contexts(
+        self, db: AsyncSession, actor: Principal, task_ids: list[int]
+    ) -> dict[int, service.TaskConsentContext]:
+        """Called from a batch, under the request's lock."""
+        missing = [task_id for task_id in task_ids if task_id not in self._consent_contexts]
+        if missing:
+            found = await service.load_consent_contexts_for_tasks(db=db, actor=actor, task_ids=missing)
+            self._consent_contexts.update({task_id: found.get(task_id) for task_id in missing})
+        return {t: c for t in task_ids if (c := self._consent_contexts[t]) is not None}
 
     def victim_views(self, wanted: frozenset[VictimField] | None = None) -> DataLoader[int, ProviderVictimView | None]:
         """Victim views reading only the `wanted` fields (None: every field the profile allows)."""
         name = "victim_views:" + (",".join(sorted(wanted)) if wanted is not None else "*")
 
         async def load(*, db: AsyncSession, actor: Principal, task_ids: list[int]) -> dict[int, Any]:
-            contexts = await self._contexts(task_ids)
-            async with self._lock:
-                return await service.load_victim_views_for_tasks(
-                    db=db, actor=actor, task_ids=task_ids, contexts=contexts, wanted=wanted
-                )
+            contexts = await self._contexts(db, actor, task_ids)
+            return await service.load_victim_views_for_tasks(
+                db=db, actor=actor, task_ids=task_ids, contexts=contexts, wanted=wanted
+            )
 
-        return self._get(name, load, "task_ids", None, takes_lock_inside=True)
+        return self._get(name, load, "task_ids", None)
 
     @property
     def consent_summaries(self) -> DataLoader[int, service.TaskConsentSummary | None]:
         async def load(*, db: AsyncSession, actor: Principal, task_ids: list[int]) -> dict[int, Any]:
-            contexts = await self._contexts(task_ids)
-            async with self._lock:
-                return await service.load_consent_summaries_for_tasks(
-                    db=db, actor=actor, task_ids=task_ids, contexts=contexts
-                )
+            contexts = await self._contexts(db, actor, task_ids)
+            return await service.load_consent_summaries_for_tasks(
+                db=db, actor=actor, task_ids=task_ids, contexts=contexts
+            )
 
-        return self._get("consent_summaries", load, "task_ids", None, takes_lock_inside=True)
+        return self._get("consent_summaries", load, "task_ids", None)
 
     @property
     def contact_attempts(self) -> DataLoader[int, list[Any]]:

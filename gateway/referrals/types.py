@@ -183,7 +183,8 @@ class TaskType:
     def victim(self, info: Info) -> Any:
         if self.prefetched is not None and "victim" in self.prefetched:
             return self.prefetched["victim"]
-        return info.context.loaders.victim_views(wanted_victim_fields(info.selected_fields)).load(int(self.id))
+        victims = [field for field in info.selected_fields if isinstance(field, SelectedField)]
+        return info.context.loaders.victim_views(wanted_victim_fields(victims)).load(int(self.id))
 
     @strawberry.field(permission_classes=[requires(Scope.TASKS_READ)], graphql_type=TaskConsentType | None)
     def consent(self, info: Info) -> Any:
@@ -206,42 +207,28 @@ def _victim_attribute_names() -> dict[str, str]:
 _VICTIM_ATTRIBUTES = _victim_attribute_names()
 
 
-def _names_selected(selections: Iterable[Selection], found: set[str]) -> bool:
-    """Adds the names of the fields selected, through fragments; False when a directive leaves that to execution."""
-    for selection in selections:
-        if selection.directives:
-            return False
-        if isinstance(selection, SelectedField):
-            found.add(selection.name)
-        elif not _names_selected(selection.selections, found):
-            return False
-    return True
-
-
-def wanted_victim_fields(victim_selections: Iterable[Selection]) -> frozenset[VictimField] | None:
-    """The victim fields a query's `victim { ... }` selections ask for; None (read all allowed) when unsure."""
-    graphql_names: set[str] = set()
-    for selection in victim_selections:
-        if not isinstance(selection, SelectedField) or not _names_selected(selection.selections, graphql_names):
-            return None
-    attributes = []
-    for name in graphql_names:
-        if name.startswith("__"):
-            continue  # __typename
-        attribute = _VICTIM_ATTRIBUTES.get(name)
-        if attribute is None:
-            return None
-        attributes.append(attribute)
-    return service.victim_fields_for_attributes(attributes)
-
-
 def _every_field(selections: Iterable[Selection]) -> Iterable[SelectedField]:
-    """Every field selected at this level, through fragments, whatever their directives."""
+    """Every field selected at this level, through fragments, whatever their directives: reading a field a
+    directive then skips costs a column, while missing one would show an allowed field as empty."""
     for selection in selections:
         if isinstance(selection, SelectedField):
             yield selection
         else:
             yield from _every_field(selection.selections)
+
+
+def wanted_victim_fields(victim_selections: Iterable[SelectedField]) -> frozenset[VictimField] | None:
+    """The victim fields a query's `victim { ... }` selections ask for; None (read all allowed) when unsure."""
+    attributes = []
+    for selection in victim_selections:
+        for field in _every_field(selection.selections):
+            if field.name.startswith("__"):
+                continue  # __typename
+            attribute = _VICTIM_ATTRIBUTES.get(field.name)
+            if attribute is None:
+                return None
+            attributes.append(attribute)
+    return service.victim_fields_for_attributes(attributes)
 
 
 def _loader_for(info: Info, relation: str, task_selections: list[Selection]) -> Any:
