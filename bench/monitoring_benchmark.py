@@ -18,7 +18,6 @@ import asyncio
 import json
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -27,7 +26,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+import asyncpg
+
+from gateway.auth.principal import Principal, Scope
+from gateway.db import create_engine, create_session_factory
+from gateway.migrate import upgrade
+from gateway.monitoring.service import monitoring_report
+from gateway.organisations.service import demo_organisations, ensure_organisation
+from providers.registry import all_profiles
+from tests.postgres_cluster import PostgresCluster
+
 YEAR_START = datetime(2025, 4, 1, tzinfo=UTC)
 TASKS_PER_REFERRAL = 4
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65-plus", "under-18", None)
@@ -188,10 +196,6 @@ def _tables(rows: Rows) -> Iterator[tuple[str, list[str], list[tuple[Any, ...]]]
 
 
 async def _organisations(url: str) -> tuple[int, list[tuple[int, str]]]:
-    from gateway.db import create_engine, create_session_factory
-    from gateway.organisations.service import demo_organisations, ensure_organisation
-    from providers.registry import all_profiles
-
     engine = create_engine(url)
     try:
         async with create_session_factory(engine)() as db, db.begin():
@@ -204,8 +208,6 @@ async def _organisations(url: str) -> tuple[int, list[tuple[int, str]]]:
 
 
 async def _load_postgres(dsn: str, rows: Rows) -> None:
-    import asyncpg
-
     connection = await asyncpg.connect(dsn)
     try:
         for table, columns, records in _tables(rows):
@@ -244,10 +246,6 @@ def _load_sqlite(path: Path, rows: Rows) -> None:
 
 
 async def _time_report(url: str, first: str, last: str, repeat: int) -> dict[str, Any]:
-    from gateway.auth.principal import Principal, Scope
-    from gateway.db import create_engine, create_session_factory
-    from gateway.monitoring.service import monitoring_report
-
     actor = Principal(organisation_id=2, organisation_slug="opcc", scopes=frozenset({Scope.MONITORING_READ}))
     engine = create_engine(url)
     timings = []
@@ -279,11 +277,6 @@ async def _measure(url: str, repeat: int) -> list[dict[str, Any]]:
 
 
 def run_postgres(task_count: int, repeat: int) -> dict[str, Any]:
-    import asyncpg
-
-    from gateway.migrate import upgrade
-    from tests.postgres_cluster import PostgresCluster
-
     cluster = PostgresCluster.start()
     try:
 
@@ -309,8 +302,6 @@ def run_postgres(task_count: int, repeat: int) -> dict[str, Any]:
 
 
 def run_sqlite(task_count: int, repeat: int) -> dict[str, Any]:
-    from gateway.migrate import upgrade
-
     with tempfile.TemporaryDirectory(prefix="monitoring-bench-") as directory:
         path = Path(directory) / "bench.sqlite3"
         url = f"sqlite+aiosqlite:///{path}"
@@ -330,7 +321,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--sqlite-tasks", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     for result in (run_postgres(args.postgres_tasks, args.repeat), run_sqlite(args.sqlite_tasks, args.repeat)):
         print(f"{result['database']}: {result['tasks']:,} tasks loaded in {result['load_s']} s")
         for run in result["runs"]:

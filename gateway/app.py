@@ -16,13 +16,13 @@ from gateway.auth.server import GatewayAuthorizationServer
 from gateway.auth.tokens import TokenVerifier
 from gateway.auth.views import AuthorizationEndpoints
 from gateway.db import create_engine, create_session_factory
-from gateway.graphql.schema import build_schema
 from gateway.graphql.view import GatewayGraphQL
 from gateway.health import healthz, readyz
 from gateway.logs import configure_logging
 from gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from gateway.referrals.intake_http import SelfReferralEndpoint
-from gateway.restorative_justice.calendar_http import FEED_PATH, CalendarFeedEndpoint
+from gateway.referrals.http import SelfReferralEndpoint
+from gateway.restorative_justice.http import FEED_PATH, CalendarFeedEndpoint
+from gateway.schema import build_schema
 from gateway.settings import Settings
 
 
@@ -46,7 +46,9 @@ def create_app(settings: Settings) -> Starlette:
     authorization_server = GatewayAuthorizationServer(settings, verifier.verify)
     oauth = AuthorizationEndpoints(settings, authorization_server, session_factory)
     graphql = GatewayGraphQL(
-        build_schema(production=not settings.is_development), settings=settings, session_factory=session_factory
+        build_schema(production=not settings.is_development, fast_execution=settings.fast_execution),
+        settings=settings,
+        session_factory=session_factory,
     )
 
     @contextlib.asynccontextmanager

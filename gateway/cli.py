@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
 
 import click
+import uvicorn
 from starlette.applications import Starlette
 
-from gateway.settings import ConfigurationError, Settings, load_settings
-
-T = TypeVar("T")
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigurationError as error:
-        raise click.ClickException(str(error)) from error
-
-
-def _run(work: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
-    return asyncio.run(work(_settings()))
+from gateway import migrate
+from gateway.app import create_app, settle_heap_for_serving
+from gateway.audit.cli import audit
+from gateway.auth.cli import clients, keys, users
+from gateway.console import command_settings, run_with_settings
+from gateway.db import create_engine
+from gateway.monitoring.cli import report
+from gateway.schema import export_sdl
+from gateway.seed import seed_demo
+from gateway.settings import Settings
+from gateway.welcome import welcome_text
 
 
 @click.group()
@@ -37,22 +32,16 @@ def main() -> None:
 @click.option("--workers", default=1, show_default=True, type=int)
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the gateway over HTTP."""
-    import uvicorn
-
-    settings = _settings()
+    settings = command_settings()
     click.echo(f"GraphQL: http://{host}:{port}/graphql", err=True)
     # Several workers each build the app from the environment; one worker gets it built here.
     target = "gateway.asgi:app" if workers > 1 else _app(settings)
     if workers == 1:
-        from gateway.app import settle_heap_for_serving
-
         settle_heap_for_serving()
     uvicorn.run(target, host=host, port=port, workers=workers, access_log=False, log_config=None, server_header=False)
 
 
 def _app(settings: Settings) -> Starlette:
-    from gateway.app import create_app
-
     return create_app(settings)
 
 
@@ -65,9 +54,7 @@ def db() -> None:
 @click.argument("revision", default="head")
 def upgrade(revision: str) -> None:
     """Upgrade the database to REVISION (default: head)."""
-    from gateway import migrate
-
-    migrate.upgrade(_settings().database_url, revision)
+    migrate.upgrade(command_settings().database_url, revision)
     click.echo(f"database upgraded to {revision}")
 
 
@@ -75,17 +62,13 @@ def upgrade(revision: str) -> None:
 @click.argument("revision")
 def downgrade(revision: str) -> None:
     """Downgrade the database to REVISION (`base` empties it)."""
-    from gateway import migrate
-
-    migrate.downgrade(_settings().database_url, revision)
+    migrate.downgrade(command_settings().database_url, revision)
     click.echo(f"database downgraded to {revision}")
 
 
 @db.command()
 def current() -> None:
     """Print the database's revision and the code's head."""
-    from gateway import migrate
-    from gateway.db import create_engine
 
     async def work(settings: Settings) -> tuple[str | None, str | None]:
         engine = create_engine(settings.database_url)
@@ -94,7 +77,7 @@ def current() -> None:
         finally:
             await engine.dispose()
 
-    now, head = _run(work)
+    now, head = run_with_settings(work)
     click.echo(f"current: {now or 'none'}\nhead:    {head}")
 
 
@@ -106,25 +89,19 @@ def seed() -> None:
 @seed.command()
 def demo() -> None:
     """Create the demo organisations (idempotent)."""
-    from gateway.seed import seed_demo
-
-    for line in _run(seed_demo):
+    for line in run_with_settings(seed_demo):
         click.echo(line)
 
 
 @main.command("export-schema")
 def export_schema() -> None:
     """Print the GraphQL SDL."""
-    from gateway.graphql.schema import export_sdl
-
     click.echo(export_sdl(), nl=False)
 
 
 @main.command()
 def check() -> None:
     """Check the configuration, that the database answers, and that migrations are at head."""
-    from gateway import migrate
-    from gateway.db import create_engine
 
     async def work(settings: Settings) -> str | None:
         engine = create_engine(settings.database_url)
@@ -133,7 +110,7 @@ def check() -> None:
         finally:
             await engine.dispose()
 
-    problem = _run(work)
+    problem = run_with_settings(work)
     if problem is not None:
         click.echo(f"not ready: {problem}", err=True)
         sys.exit(1)
@@ -145,18 +122,8 @@ def check() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 def welcome(host: str, port: int) -> None:
     """Print what a newcomer needs: the URLs, the demo organisations, how to get a token."""
-    from gateway.welcome import welcome_text
-
-    click.echo(_run(lambda settings: welcome_text(settings, base_url=f"http://{host}:{port}")))
+    click.echo(run_with_settings(lambda settings: welcome_text(settings, base_url=f"http://{host}:{port}")))
 
 
-def _register_subcommands() -> None:
-    from gateway.audit.cli import audit
-    from gateway.auth.cli import clients, keys, users
-    from gateway.monitoring.cli import report
-
-    for group in (clients, users, keys, audit, report):
-        main.add_command(group)
-
-
-_register_subcommands()
+for group in (clients, users, keys, audit, report):
+    main.add_command(group)

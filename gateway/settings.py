@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
     login_max_failures: int = Field(default=5, gt=0)
     login_lockout_seconds: int = Field(default=300, gt=0)
+    # The direct path for plain fields (gateway/graphql/execution.py); off runs graphql-core's own executor.
+    fast_execution: bool = True
 
     @property
     def is_development(self) -> bool:

@@ -11,8 +11,8 @@ import pytest
 from sqlmodel import select
 
 from gateway.db import AsyncSession
-from gateway.graphql.schema import export_sdl
 from gateway.organisations.models import Organisation
+from gateway.schema import export_sdl
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.graphql.schema import export_sdl
+from gateway.schema import export_sdl
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 

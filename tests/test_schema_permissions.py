@@ -5,7 +5,7 @@ from __future__ import annotations
 from strawberry.types.base import StrawberryObjectDefinition
 
 from gateway.graphql.permissions import declared_permissions
-from gateway.graphql.schema import build_schema
+from gateway.schema import build_schema
 
 PUBLIC_FIELDS = {"Query.providers"}
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 import click
+from sqlmodel import func, select
 
-from gateway.settings import ConfigurationError, load_settings
+from gateway.audit.models import AuditEntry
+from gateway.audit.service import verify_chain
+from gateway.console import run_with_settings, with_session
+from gateway.db import AsyncSession
+from gateway.settings import Settings
 
 
 @click.group()
@@ -15,32 +19,20 @@ def audit() -> None:
     """The audit trail (DPA 2018 s.62)."""
 
 
+async def _verify(db: AsyncSession) -> tuple[int | None, int]:
+    broken = await verify_chain(db)
+    count = (await db.exec(select(func.count()).select_from(AuditEntry))).one()
+    return broken, int(count)
+
+
 @audit.command()
 def verify() -> None:
     """Verify the audit log's hash chain; exit 1 naming the first broken row."""
-    from gateway.audit.service import verify_chain
-    from gateway.db import create_engine, create_session_factory
 
-    try:
-        settings = load_settings()
-    except ConfigurationError as error:
-        raise click.ClickException(str(error)) from error
+    async def work(settings: Settings) -> tuple[int | None, int]:
+        return await with_session(settings, _verify)
 
-    async def work() -> tuple[int | None, int]:
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_session_factory(engine)() as session:
-                from sqlmodel import func, select
-
-                from gateway.audit.models import AuditEntry
-
-                broken = await verify_chain(session)
-                count = (await session.exec(select(func.count()).select_from(AuditEntry))).one()
-                return broken, int(count)
-        finally:
-            await engine.dispose()
-
-    broken, count = asyncio.run(work())
+    broken, count = run_with_settings(work)
     if broken is not None:
         click.echo(f"BROKEN: the audit chain is broken at row {broken}", err=True)
         sys.exit(1)

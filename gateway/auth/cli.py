@@ -14,18 +14,16 @@ import click
 from gateway.auth import service
 from gateway.auth.keys import rotate_signing_key
 from gateway.auth.principal import Role, Scope
+from gateway.console import command_settings
 from gateway.db import AsyncSession, create_engine, create_session_factory
-from gateway.settings import ConfigurationError, Settings, load_settings
+from gateway.settings import Settings
 
 T = TypeVar("T")
 
 
 def _in_transaction(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
     """Run one administrative change in one transaction; refusals become a clear CLI error."""
-    try:
-        settings = load_settings()
-    except ConfigurationError as error:
-        raise click.ClickException(str(error)) from error
+    settings = command_settings()
 
     async def run() -> T:
         engine = create_engine(settings.database_url)

@@ -11,8 +11,8 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 
 from gateway.auth.models import SigningKey
+from gateway.clock import utc_now
 from gateway.db import AsyncSession
-from gateway.organisations.models import utc_now
 
 SIGNING_ALGORITHM = "ES256"
 # Clocks drift; a retired key keeps verifying a little past the last token's expiry.

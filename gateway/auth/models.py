@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from gateway.clock import utc_now
 from gateway.db import UTCDateTime, metadata
-from gateway.organisations.models import utc_now
 
 __all__ = [
     "AuthorizationCode",

@@ -49,8 +49,9 @@ from gateway.auth.keys import SIGNING_ALGORITHM, active_signing_key
 from gateway.auth.models import AuthorizationCode, IssuedToken, OAuthClient, User
 from gateway.auth.principal import Role, Scope, scopes_for_roles
 from gateway.auth.tokens import InvalidToken
+from gateway.clock import utc_now
 from gateway.db import AsyncSession
-from gateway.organisations.models import Organisation, utc_now
+from gateway.organisations.models import Organisation
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway.oauth")

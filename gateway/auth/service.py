@@ -12,8 +12,9 @@ from sqlmodel import col, select
 from gateway.auth.hashing import digest, hash_password, keyed_digest, new_token
 from gateway.auth.models import ClientAssertionUse, IssuedToken, LoginThrottle, OAuthClient, User
 from gateway.auth.principal import Principal, Role, Scope, parse_scopes, scopes_for_roles
+from gateway.clock import utc_now
 from gateway.db import AsyncSession
-from gateway.organisations.models import Organisation, utc_now
+from gateway.organisations.models import Organisation
 
 CLIENT_SECRET_BASIC = "client_secret_basic"  # noqa: S105  (a method name, not a secret)
 PRIVATE_KEY_JWT = "private_key_jwt"

@@ -1,39 +1,31 @@
-"""Rules for consent: what a valid record holds, whether it covers a provider now, and withdrawal."""
+"""Rules for consent: what a valid record holds, whether it covers a provider now, and the Hub's records of it.
+
+Withdrawal cancels referral tasks, so it is a referral rule: gateway.referrals.service.withdraw_consent.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 
 from gateway.audit.models import AuditCategory
 from gateway.audit.service import AuditRecord, append_audit
 from gateway.auth.principal import Principal, Scope
+from gateway.clock import ALLOWED_CLOCK_SKEW, as_utc, utc_now
 from gateway.consent.models import Consent, ConsentMethod
 from gateway.db import AsyncSession
-from gateway.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from gateway.events.models import EventType
-from gateway.events.service import record_event
-from gateway.idempotency.service import claim_idempotency_key, remember_result
-from gateway.organisations.models import utc_now
-from gateway.referrals.models import OPEN_STATUSES, CancelReason, ReferralTask, TaskStatus
+from gateway.errors import ValidationFailed
+from gateway.idempotency.service import claim_for, remember_result
+from gateway.kit import first_or_not_found, require
 from gateway.victims.models import ConsentGiver, Victim
 from providers.profile import VictimField
 from providers.registry import all_profiles
 
 PURPOSE_CONSENT = "consent-management"
-# Clocks differ between the Hub's devices and the server; a consent "given" slightly ahead is still plausible.
-ALLOWED_CLOCK_SKEW = timedelta(minutes=5)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """An aware UTC datetime; SQLite returns the naive UTC values it was given."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,41 +119,30 @@ def new_consent(consent: ConsentInput, *, victim: Victim, actor: Principal) -> C
     )
 
 
-def _require_hub_writer(actor: Principal) -> None:
-    if not actor.has(Scope.REFERRALS_WRITE):
-        raise Forbidden()
-
-
-async def _own_consent(db: AsyncSession, actor: Principal, consent_id: int) -> Consent:
-    consent = (
-        await db.exec(
-            select(Consent).where(Consent.id == consent_id, Consent.hub_organisation_id == actor.organisation_id)
-        )
-    ).first()
-    if consent is None:
-        raise NotFound()
-    return consent
+async def load_own_consent(db: AsyncSession, actor: Principal, consent_id: int) -> Consent:
+    """One of the actor's Hub's consent records, or NotFound."""
+    return await first_or_not_found(
+        db, select(Consent).where(Consent.id == consent_id, Consent.hub_organisation_id == actor.organisation_id)
+    )
 
 
 async def record_consent(
     *, db: AsyncSession, actor: Principal, victim_id: int, consent: ConsentInput, idempotency_key: str
 ) -> Consent:
     """The Hub records a consent for one of its own victims; the actor is recorded as who took it."""
-    _require_hub_writer(actor)
-    claim = await claim_idempotency_key(
+    require(actor, Scope.REFERRALS_WRITE)
+    claim = await claim_for(
         db=db,
-        organisation_id=actor.organisation_id,
+        actor=actor,
         operation="consent.record",
         key=idempotency_key,
         request={"victim_id": victim_id, "consent": consent},
     )
     if claim.replayed_result_id is not None:
-        return await _own_consent(db, actor, claim.replayed_result_id)
-    victim = (
-        await db.exec(select(Victim).where(Victim.id == victim_id, Victim.hub_organisation_id == actor.organisation_id))
-    ).first()
-    if victim is None:
-        raise NotFound()
+        return await load_own_consent(db, actor, claim.replayed_result_id)
+    victim = await first_or_not_found(
+        db, select(Victim).where(Victim.id == victim_id, Victim.hub_organisation_id == actor.organisation_id)
+    )
     validate_consent_input(consent, victim_has_guardian=victim.guardian_name is not None, now=utc_now())
     row = new_consent(consent, victim=victim, actor=actor)
     db.add(row)
@@ -184,101 +165,11 @@ async def record_consent(
     return row
 
 
-async def withdraw_consent(*, db: AsyncSession, actor: Principal, consent_id: int, idempotency_key: str) -> Consent:
-    """Withdrawal is immediate: covered providers' open tasks are cancelled, they are told, and it is audited."""
-    _require_hub_writer(actor)
-    claim = await claim_idempotency_key(
-        db=db,
-        organisation_id=actor.organisation_id,
-        operation="consent.withdraw",
-        key=idempotency_key,
-        request={"consent_id": consent_id},
-    )
-    if claim.replayed_result_id is not None:
-        return await _own_consent(db, actor, claim.replayed_result_id)
-    consent = await _own_consent(db, actor, consent_id)
-    if consent.withdrawn_at is not None:
-        raise InvalidTransition("This consent is already withdrawn.")
-    now = utc_now()
-    withdrawn = await db.exec(
-        sa.update(Consent)
-        .where(col(Consent.id) == consent_id, col(Consent.withdrawn_at).is_(None))
-        .values(withdrawn_at=now, withdrawn_by=actor.actor_label)
-        .execution_options(synchronize_session=False)
-    )
-    if withdrawn.rowcount != 1:
-        raise Conflict()
-    await db.refresh(consent)
-
-    covered_tasks = (
-        col(ReferralTask.victim_id) == consent.victim_id,
-        col(ReferralTask.hub_organisation_id) == actor.organisation_id,
-        col(ReferralTask.provider_slug).in_(consent.provider_slugs),
-    )
-    cancelled_rows = (
-        await db.exec(
-            sa.update(ReferralTask)
-            .where(*covered_tasks, col(ReferralTask.status).in_([s.value for s in OPEN_STATUSES]))
-            .values(
-                status=TaskStatus.CANCELLED.value,
-                status_reason=CancelReason.CONSENT_WITHDRAWN.value,
-                version=col(ReferralTask.version) + 1,
-                updated_at=now,
-                closed_at=now,
-            )
-            .returning(col(ReferralTask.id))
-            .execution_options(synchronize_session=False)
-        )
-    ).all()
-    cancelled_ids = sorted(int(row[0]) for row in cancelled_rows)
-    # Refresh any task objects the caller already holds, so nobody acts on a stale status.
-    sent_tasks = (
-        await db.exec(
-            select(ReferralTask)
-            .where(*covered_tasks, col(ReferralTask.status) != TaskStatus.DRAFT.value)
-            .execution_options(populate_existing=True)
-        )
-    ).all()
-
-    # Only providers that were ever sent this victim hear of the withdrawal; others never knew of them.
-    tasks_by_provider: dict[int, list[int]] = defaultdict(list)
-    for task in sent_tasks:
-        assert task.id is not None
-        tasks_by_provider[task.provider_organisation_id].append(task.id)
-    for provider_organisation_id, task_ids in sorted(tasks_by_provider.items()):
-        await record_event(
-            db=db,
-            event_type=EventType.CONSENT_WITHDRAWN,
-            organisation_id=provider_organisation_id,
-            subject_ids={
-                "consent": consent_id,
-                "task_ids": sorted(task_ids),
-                "cancelled_task_ids": [t for t in sorted(task_ids) if t in cancelled_ids],
-            },
-        )
-    await append_audit(
-        db=db,
-        actor=actor,
-        records=[
-            AuditRecord(
-                category=AuditCategory.ALTERATION,
-                action="consent.withdraw",
-                purpose=PURPOSE_CONSENT,
-                victim_id=consent.victim_id,
-                subject_ids={"victim": consent.victim_id, "consent": consent_id, "cancelled_task_ids": cancelled_ids},
-            )
-        ],
-    )
-    await remember_result(db=db, claim=claim, result_id=consent_id)
-    return consent
-
-
 async def load_consents_for_victims(
     *, db: AsyncSession, actor: Principal, victim_ids: Sequence[int]
 ) -> dict[int, list[Consent]]:
     """The Hub's consent records for its own victims, in one query, newest first."""
-    if not actor.has(Scope.REFERRALS_READ):
-        raise Forbidden()
+    require(actor, Scope.REFERRALS_READ)
     found: dict[int, list[Consent]] = {victim_id: [] for victim_id in victim_ids}
     if not victim_ids:
         return found

@@ -9,18 +9,14 @@ import strawberry
 from gateway.auth.principal import Principal, Scope
 from gateway.db import AsyncSession
 from gateway.grants import service
+from gateway.grants.inputs import CreateGrantInput, UpdateGrantInput
 from gateway.grants.models import Grant
-from gateway.grants.types import CreateGrantInput, GrantType, UpdateGrantInput
+from gateway.grants.types import GrantType
+from gateway.graphql.caller import caller
 from gateway.graphql.context import Info
+from gateway.graphql.ids import record_id
 from gateway.graphql.permissions import requires, requires_any
 from gateway.graphql.results import OperationError, perform
-from gateway.referrals.inputs import record_id
-
-
-def _actor(info: Info) -> Principal:
-    principal = info.context.principal
-    assert principal is not None  # every field here declares a scope, so anonymous callers never reach it
-    return principal
 
 
 async def _grant_types(db: AsyncSession, actor: Principal, rows: list[Grant]) -> list[GrantType]:
@@ -50,7 +46,7 @@ class GrantQuery:
         permission_classes=[requires_any(Scope.GRANTS_WRITE, Scope.MONITORING_READ)],
     )
     async def grants(self, info: Info, financial_year: int | None = None) -> list[GrantType]:
-        actor = _actor(info)
+        actor = caller(info)
         rows = await service.list_grants(db=info.context.db, actor=actor, financial_year=financial_year)
         return await _grant_types(info.context.db, actor, rows)
 
@@ -62,7 +58,7 @@ class GrantMutation:
     )
     async def create_grant(self, info: Info, input: CreateGrantInput) -> GrantResult:
         async def create() -> GrantPayload:
-            actor = _actor(info)
+            actor = caller(info)
             row = await service.create_grant(
                 db=info.context.db, actor=actor, grant=input.grant.values(), idempotency_key=input.idempotency_key
             )
@@ -77,7 +73,7 @@ class GrantMutation:
     )
     async def update_grant(self, info: Info, input: UpdateGrantInput) -> GrantResult:
         async def update() -> GrantPayload:
-            actor = _actor(info)
+            actor = caller(info)
             row = await service.update_grant(
                 db=info.context.db,
                 actor=actor,

@@ -16,11 +16,13 @@ from sqlmodel import col, select
 from gateway.audit.models import AuditCategory
 from gateway.audit.service import AuditRecord, append_audit
 from gateway.auth.principal import Principal, Scope
+from gateway.clock import utc_now
 from gateway.db import AsyncSession
-from gateway.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from gateway.errors import Conflict, Forbidden, ValidationFailed
 from gateway.grants.models import FundingSource, Grant, GrantTarget, TargetMeasure
-from gateway.idempotency.service import IdempotencyClaim, claim_idempotency_key, remember_result
-from gateway.organisations.models import Organisation, OrganisationRole, utc_now
+from gateway.idempotency.service import claim_for, remember_result
+from gateway.kit import get_or_not_found, require, require_any
+from gateway.organisations.models import Organisation, OrganisationRole
 from providers.registry import get_profile
 
 PURPOSE_COMMISSIONING = "commissioning"
@@ -88,8 +90,7 @@ def validate_grant_input(grant: GrantInput) -> None:
 
 async def _require_grant_writer(db: AsyncSession, actor: Principal) -> None:
     # grants:write alone is not enough: a provider's client granted it by mistake must not set its own funding.
-    if not actor.has(Scope.GRANTS_WRITE):
-        raise Forbidden()
+    require(actor, Scope.GRANTS_WRITE)
     if actor.has(Scope.ADMIN):
         return
     organisation = await db.get(Organisation, actor.organisation_id)
@@ -133,27 +134,12 @@ def _grant_audit(grant: Grant, action: str) -> AuditRecord:
     )
 
 
-async def _claim(
-    db: AsyncSession, actor: Principal, operation: str, key: str, request: dict[str, Any]
-) -> IdempotencyClaim:
-    return await claim_idempotency_key(
-        db=db, organisation_id=actor.organisation_id, operation=operation, key=key, request=request
-    )
-
-
-async def _load_grant(db: AsyncSession, grant_id: int) -> Grant:
-    grant = await db.get(Grant, grant_id, populate_existing=True)
-    if grant is None:
-        raise NotFound()
-    return grant
-
-
 async def create_grant(*, db: AsyncSession, actor: Principal, grant: GrantInput, idempotency_key: str) -> Grant:
     """The Commissioner's office or an administrator records a grant to a provider, with its targets."""
     await _require_grant_writer(db, actor)
-    claim = await _claim(db, actor, "grant.create", idempotency_key, {"grant": grant})
+    claim = await claim_for(db=db, actor=actor, operation="grant.create", key=idempotency_key, request={"grant": grant})
     if claim.replayed_result_id is not None:
-        return await _load_grant(db, claim.replayed_result_id)
+        return await get_or_not_found(db, Grant, claim.replayed_result_id, populate_existing=True)
     validate_grant_input(grant)
     provider_id = await _provider_organisation_id(db, grant.provider_slug)
     await _refuse_taken_reference(db, grant.reference.strip(), None)
@@ -178,13 +164,12 @@ async def update_grant(
 ) -> Grant:
     """A grant writer replaces a grant and its targets, only from the version they saw."""
     await _require_grant_writer(db, actor)
-    claim = await _claim(
-        db, actor, "grant.update", idempotency_key, {"id": grant_id, "version": expected_version, "grant": grant}
-    )
+    request = {"id": grant_id, "version": expected_version, "grant": grant}
+    claim = await claim_for(db=db, actor=actor, operation="grant.update", key=idempotency_key, request=request)
     if claim.replayed_result_id is not None:
-        return await _load_grant(db, claim.replayed_result_id)
+        return await get_or_not_found(db, Grant, claim.replayed_result_id, populate_existing=True)
     validate_grant_input(grant)
-    existing = await _load_grant(db, grant_id)
+    existing = await get_or_not_found(db, Grant, grant_id, populate_existing=True)
     provider_id = await _provider_organisation_id(db, grant.provider_slug)
     await _refuse_taken_reference(db, grant.reference.strip(), grant_id)
     # UPDATE ... WHERE version = :seen: of two racing editors exactly one wins.
@@ -204,14 +189,9 @@ async def update_grant(
     return existing
 
 
-def _require_grant_reader(actor: Principal) -> None:
-    if not (actor.has(Scope.GRANTS_WRITE) or actor.has(Scope.MONITORING_READ)):
-        raise Forbidden()
-
-
 async def list_grants(*, db: AsyncSession, actor: Principal, financial_year: int | None = None) -> list[Grant]:
     """Holders of grants:write or monitoring:read list grants, optionally those covering one financial year."""
-    _require_grant_reader(actor)
+    require_any(actor, Scope.GRANTS_WRITE, Scope.MONITORING_READ)
     query = select(Grant).order_by(col(Grant.reference))
     if financial_year is not None:
         query = query.where(
@@ -224,7 +204,7 @@ async def load_targets_for_grants(
     *, db: AsyncSession, actor: Principal, grant_ids: Sequence[int]
 ) -> dict[int, list[GrantTarget]]:
     """The targets of several grants in one query, by grant id."""
-    _require_grant_reader(actor)
+    require_any(actor, Scope.GRANTS_WRITE, Scope.MONITORING_READ)
     found: dict[int, list[GrantTarget]] = defaultdict(list)
     if not grant_ids:
         return found

@@ -1,13 +1,10 @@
-"""GraphQL shapes and inputs for grants, built from rows; the period is whole financial years."""
+"""GraphQL shapes for grants, built from rows; the period is whole financial years."""
 
 from __future__ import annotations
 
 import strawberry
 
-from gateway.grants.models import FundingSource, Grant, GrantTarget, TargetMeasure
-from gateway.grants.service import GrantInput as GrantValues
-from gateway.grants.service import GrantTargetInput as GrantTargetValues
-from gateway.referrals.inputs import choice
+from gateway.grants.models import Grant, GrantTarget
 
 
 @strawberry.type(name="GrantTarget")
@@ -49,50 +46,3 @@ class GrantType:
             targets=[GrantTargetType.from_row(t) for t in targets],
             version=row.version,
         )
-
-
-@strawberry.input(description="Counts are per quarter; shares are percentages from 0 to 100.")
-class GrantTargetInput:
-    measure: str
-    value: float
-
-
-@strawberry.input
-class GrantInput:
-    provider: str = strawberry.field(description="The provider's slug, e.g. cpn.")
-    reference: str
-    amount_pence: int
-    first_financial_year: int
-    last_financial_year: int
-    funding_source: str = strawberry.field(description="moj-victims-services-grant, pcc-core or other.")
-    services_funded: list[str]
-    targets: list[GrantTargetInput] = strawberry.field(default_factory=list)
-
-    def values(self) -> GrantValues:
-        return GrantValues(
-            provider_slug=self.provider,
-            reference=self.reference,
-            amount_pence=self.amount_pence,
-            first_financial_year=self.first_financial_year,
-            last_financial_year=self.last_financial_year,
-            funding_source=choice(FundingSource, self.funding_source, "funding source"),
-            services_funded=tuple(self.services_funded),
-            targets=tuple(
-                GrantTargetValues(measure=choice(TargetMeasure, t.measure, "target measure"), value=t.value)
-                for t in self.targets
-            ),
-        )
-
-
-@strawberry.input
-class CreateGrantInput:
-    grant: GrantInput
-    idempotency_key: str
-
-
-@strawberry.input
-class UpdateGrantInput:
-    grant_id: strawberry.ID
-    expected_version: int
-    grant: GrantInput
-    idempotency_key: str

@@ -18,8 +18,7 @@ from strawberry.types import ExecutionResult
 from gateway.auth.backend import principal_of
 from gateway.db import AsyncSession
 from gateway.graphql.context import Context
-from gateway.graphql.schema import UNEXPECTED_ERROR_MESSAGE
-from gateway.referrals.loaders import ReferralLoaders
+from gateway.graphql.surface import UNEXPECTED_ERROR_MESSAGE
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway.graphql")
@@ -77,7 +76,6 @@ class GatewayGraphQL(GraphQL[Context, None]):
             settings=self.settings,
             db=db,
             principal=principal,
-            loaders=ReferralLoaders(db, principal, lock),
             db_lock=lock,
         )
 

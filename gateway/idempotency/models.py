@@ -7,8 +7,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from gateway.clock import utc_now
 from gateway.db import UTCDateTime, metadata
-from gateway.organisations.models import utc_now
 
 __all__ = ["IdempotencyRecord", "metadata"]
 

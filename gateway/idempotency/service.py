@@ -12,10 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
+from gateway.auth.principal import Principal
+from gateway.clock import utc_now
 from gateway.db import AsyncSession
 from gateway.errors import Conflict, IdempotencyKeyReused, ValidationFailed
 from gateway.idempotency.models import IdempotencyRecord
-from gateway.organisations.models import utc_now
 
 MAX_KEY_LENGTH = 200
 
@@ -87,6 +88,15 @@ async def claim_idempotency_key(
     if existing.result_id is None or existing.id is None:
         raise Conflict("An earlier request with this idempotency key has not finished; try again shortly.")
     return IdempotencyClaim(record_id=existing.id, replayed_result_id=existing.result_id)
+
+
+async def claim_for(
+    *, db: AsyncSession, actor: Principal, operation: str, key: str, request: dict[str, Any]
+) -> IdempotencyClaim:
+    """Claim the key for the caller's organisation: every write a caller retries goes through here."""
+    return await claim_idempotency_key(
+        db=db, organisation_id=actor.organisation_id, operation=operation, key=key, request=request
+    )
 
 
 async def remember_result(*, db: AsyncSession, claim: IdempotencyClaim, result_id: int) -> None:

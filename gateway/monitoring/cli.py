@@ -9,7 +9,9 @@ import click
 from sqlmodel import col, select
 
 from gateway.auth.principal import Principal, Scope
-from gateway.db import AsyncSession, create_engine, create_session_factory
+from gateway.console import run_with_settings, with_session
+from gateway.db import AsyncSession
+from gateway.errors import DomainError
 from gateway.monitoring.export import render_csv, render_xlsx
 from gateway.monitoring.service import QuarterlyReturn, quarterly_return
 from gateway.organisations.models import Organisation
@@ -34,17 +36,13 @@ async def _commissioner(db: AsyncSession) -> Principal:
 
 
 async def build_return(settings: Settings, period: str) -> QuarterlyReturn:
-    from gateway.errors import DomainError
+    async def work(db: AsyncSession) -> QuarterlyReturn:
+        try:
+            return await quarterly_return(db=db, actor=await _commissioner(db), period=period)
+        except DomainError as refusal:
+            raise click.ClickException(refusal.message) from refusal
 
-    engine = create_engine(settings.database_url)
-    try:
-        async with create_session_factory(engine)() as db:
-            try:
-                return await quarterly_return(db=db, actor=await _commissioner(db), period=period)
-            except DomainError as refusal:
-                raise click.ClickException(refusal.message) from refusal
-    finally:
-        await engine.dispose()
+    return await with_session(settings, work)
 
 
 @click.group()
@@ -58,9 +56,7 @@ def report() -> None:
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
 def quarterly(period: str, output_format: str, output: Path | None) -> None:
     """The quarterly return: per provider, referred, supported and improved per outcome."""
-    from gateway.cli import _run
-
-    found = _run(lambda settings: build_return(settings, period))
+    found = run_with_settings(lambda settings: build_return(settings, period))
     if output_format == "csv":
         text = render_csv(found)
         if output is None:

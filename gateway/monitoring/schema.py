@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.auth.principal import Principal, Scope
+from gateway.auth.principal import Scope
+from gateway.graphql.caller import caller
 from gateway.graphql.context import Info
 from gateway.graphql.permissions import requires
 from gateway.monitoring import service
-from gateway.monitoring.types import MonitoringReportType, QuarterlyReturnType, RjQuarterType
-
-
-def _actor(info: Info) -> Principal:
-    principal = info.context.principal
-    assert principal is not None  # every field here declares a scope, so anonymous callers never reach it
-    return principal
+from gateway.monitoring.types import MonitoringReportType, QuarterlyReturnType, RjQuarterType, rj_quarter, shaped
 
 
 @strawberry.type
@@ -28,17 +23,17 @@ class MonitoringQuery:
     )
     async def monitoring(self, info: Info, first_period: str, last_period: str) -> MonitoringReportType:
         report = await service.monitoring_report(
-            db=info.context.db, actor=_actor(info), first_period=first_period, last_period=last_period
+            db=info.context.db, actor=caller(info), first_period=first_period, last_period=last_period
         )
-        return MonitoringReportType.of(report)
+        return shaped(report, MonitoringReportType)
 
     @strawberry.field(
         description="The quarterly return: per provider, referred, supported and improved per measure, suppressed.",
         permission_classes=[requires(Scope.MONITORING_READ)],
     )
     async def quarterly_return(self, info: Info, period: str) -> QuarterlyReturnType:
-        found = await service.quarterly_return(db=info.context.db, actor=_actor(info), period=period)
-        return QuarterlyReturnType.of(found)
+        found = await service.quarterly_return(db=info.context.db, actor=caller(info), period=period)
+        return shaped(found, QuarterlyReturnType)
 
     @strawberry.field(
         description="The Restorative Justice hub's grant counts per quarter; counts from 1 to 4 are suppressed.",
@@ -48,6 +43,6 @@ class MonitoringQuery:
         self, info: Info, first_period: str, last_period: str
     ) -> list[RjQuarterType]:
         quarters = await service.restorative_justice_monitoring(
-            db=info.context.db, actor=_actor(info), first_period=first_period, last_period=last_period
+            db=info.context.db, actor=caller(info), first_period=first_period, last_period=last_period
         )
-        return [RjQuarterType.of(q) for q in quarters]
+        return [rj_quarter(q) for q in quarters]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from gateway.clock import utc_now
 from gateway.db import UTCDateTime, metadata
 
 __all__ = ["Organisation", "OrganisationRole", "metadata"]
@@ -17,10 +18,6 @@ class OrganisationRole(StrEnum):
     REFERRER = "referrer"
     PROVIDER = "provider"
     COMMISSIONER = "commissioner"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Organisation(SQLModel, table=True):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Unpack
 
 from sqlmodel import col, select
 
@@ -15,15 +16,26 @@ from gateway.audit.models import AuditCategory
 from gateway.audit.service import AuditRecord, append_audit
 from gateway.auth.principal import Principal, Scope
 from gateway.db import AsyncSession
-from gateway.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
-from gateway.idempotency.service import claim_idempotency_key, remember_result
+from gateway.errors import OutcomeRequired, ValidationFailed
+from gateway.events.models import EventType
+from gateway.idempotency.service import claim_for, remember_result
+from gateway.kit import require
 from gateway.outcomes.models import MeasureResult, OutcomeMeasureResult, OutcomeRecord
-from gateway.referrals.models import ALLOWED_TRANSITIONS, ReferralTask, TaskStatus
-from gateway.referrals.service import PURPOSE_SUPPORT, complete_task, get_provider_task
+from gateway.referrals.models import ReferralTask, TaskStatus
+from gateway.referrals.service import (
+    PROVIDER,
+    PURPOSE_SUPPORT,
+    Move,
+    TaskChange,
+    check_can_move,
+    get_provider_task,
+    transition,
+)
 from providers.profile import ProviderProfile
 from providers.registry import get_profile
 
 OPERATION = "task.complete-with-outcome"
+COMPLETE = Move("task.complete", PROVIDER, TaskStatus.COMPLETED, EventType.TASK_COMPLETED)
 # Scores are on the provider's own 0-100 scale; anything outside it is a typing slip, not a measurement.
 MIN_SCORE, MAX_SCORE = 0, 100
 
@@ -71,6 +83,18 @@ def _new_record(outcome: OutcomeRecordInput, *, task: ReferralTask, actor: Princ
     )
 
 
+async def require_outcome_for_completion(db: AsyncSession, task: ReferralTask) -> None:
+    """Completion requires the task's outcome record, written first in the same transaction."""
+    recorded = (await db.exec(select(OutcomeRecord.id).where(col(OutcomeRecord.task_id) == task.id))).first()
+    if recorded is None:
+        raise OutcomeRequired()
+
+
+async def complete_task(**change: Unpack[TaskChange]) -> ReferralTask:
+    """The provider completes accepted or in-progress work, once the outcome requirement is met."""
+    return await transition(COMPLETE, check=require_outcome_for_completion, **change)
+
+
 async def complete_task_with_outcome(
     *,
     db: AsyncSession,
@@ -81,11 +105,11 @@ async def complete_task_with_outcome(
     outcome: OutcomeRecordInput,
 ) -> ReferralTask:
     """Only the addressed provider completes its task, recording the outcome in the same transaction."""
-    if not (actor.has(Scope.TASKS_WRITE) and actor.has(Scope.OUTCOMES_WRITE)):
-        raise Forbidden()
-    claim = await claim_idempotency_key(
+    require(actor, Scope.TASKS_WRITE)
+    require(actor, Scope.OUTCOMES_WRITE)
+    claim = await claim_for(
         db=db,
-        organisation_id=actor.organisation_id,
+        actor=actor,
         operation=OPERATION,
         key=idempotency_key,
         request={"task_id": task_id, "expected_version": expected_version, "outcome": outcome},
@@ -94,10 +118,7 @@ async def complete_task_with_outcome(
         return await get_provider_task(db=db, actor=actor, task_id=claim.replayed_result_id)
     task = await get_provider_task(db=db, actor=actor, task_id=task_id)
     # Checked before the outcome is written, so a finished task never gains a second record.
-    if task.version != expected_version:
-        raise Conflict()
-    if TaskStatus.COMPLETED not in ALLOWED_TRANSITIONS[TaskStatus(task.status)]:
-        raise InvalidTransition(f"A task cannot go from {task.status} to {TaskStatus.COMPLETED.value}.")
+    check_can_move(task, expected_version, TaskStatus.COMPLETED)
     profile = get_profile(task.provider_slug)
     assert profile is not None  # tasks are only ever made for registered providers
     validate_outcome(outcome, profile=profile)
@@ -127,12 +148,6 @@ async def complete_task_with_outcome(
     )
     await remember_result(db=db, claim=claim, result_id=task_id)
     return completed
-
-
-async def get_outcome_for_task(*, db: AsyncSession, actor: Principal, task_id: int) -> OutcomeRecord | None:
-    """The addressed provider reads the outcome it recorded on its own task; anyone else gets NotFound."""
-    task = await get_provider_task(db=db, actor=actor, task_id=task_id)
-    return (await db.exec(select(OutcomeRecord).where(col(OutcomeRecord.task_id) == task.id))).first()
 
 
 async def provider_measures_of(*, db: AsyncSession, outcome_id: int) -> Mapping[str, MeasureResult]:

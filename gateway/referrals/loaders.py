@@ -3,54 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from strawberry.dataloader import DataLoader
 
 from gateway.auth.principal import Principal
-from gateway.consent.models import Consent
-from gateway.consent.service import load_consents_for_victims
 from gateway.db import AsyncSession
+from gateway.graphql.loaders import RequestLoaders
 from gateway.referrals import service
 from gateway.referrals.models import Case, ReferralTask
 from gateway.referrals.service import ProviderVictimView
-from gateway.victims.models import Victim
-from gateway.victims.service import load_victims
 from providers.profile import VictimField
 
-V = TypeVar("V")
-BatchLoad = Callable[..., Awaitable[dict[int, Any]]]
 
-
-def _loader(
-    db: AsyncSession, actor: Principal, lock: asyncio.Lock, load: BatchLoad, keyword: str, default: V
-) -> DataLoader[int, V]:
-    async def batch(keys: list[int]) -> Sequence[V]:
-        async with lock:  # one session per request: its queries must not overlap
-            found = await load(db=db, actor=actor, **{keyword: list(dict.fromkeys(keys))})
-        return [found.get(key, default) for key in keys]
-
-    return DataLoader(load_fn=batch)
-
-
-class ReferralLoaders:
-    """Created for each request with the caller, so every batch is authorised in the service's SQL."""
+class ReferralLoaders(RequestLoaders):
+    """Tasks, cases, and each task's victim view, consent and contact attempts, as the caller may see them."""
 
     def __init__(self, db: AsyncSession, actor: Principal | None, lock: asyncio.Lock) -> None:
-        self._db = db
-        self._actor = actor
-        self._lock = lock
-        self._built: dict[str, DataLoader[int, Any]] = {}
+        super().__init__(db, actor, lock)
         # The tasks and consents behind the victim and the consent of each task, read once for both.
         self._consent_contexts: dict[int, service.TaskConsentContext | None] = {}
-
-    def _get(self, name: str, load: BatchLoad, keyword: str, default: V) -> DataLoader[int, V]:
-        if self._actor is None:
-            raise PermissionError("loaders need an authenticated caller")
-        if name not in self._built:
-            self._built[name] = _loader(self._db, self._actor, self._lock, load, keyword, default)
-        return self._built[name]
 
     async def _contexts(
         self, db: AsyncSession, actor: Principal, task_ids: list[int]
@@ -95,11 +67,3 @@ class ReferralLoaders:
     @property
     def referral_cases(self) -> DataLoader[int, Case | None]:
         return self._get("referral_cases", service.load_cases_for_referrals, "referral_ids", None)
-
-    @property
-    def victims(self) -> DataLoader[int, Victim | None]:
-        return self._get("victims", load_victims, "victim_ids", None)
-
-    @property
-    def victim_consents(self) -> DataLoader[int, list[Consent]]:
-        return self._get("victim_consents", load_consents_for_victims, "victim_ids", [])

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
 import strawberry
 
-from gateway.auth.principal import Principal, Scope
-from gateway.consent import service as consent_service
+from gateway.auth.principal import Scope
+from gateway.consent.inputs import WithdrawConsentInput
+from gateway.consent.schema import ConsentPayload, ConsentResult
+from gateway.consent.types import ConsentType
 from gateway.errors import DomainError
+from gateway.graphql.caller import caller
 from gateway.graphql.context import Info
+from gateway.graphql.ids import choice, optional_choice, record_id
+from gateway.graphql.pagination import HasId, decode_cursor, next_cursor, page_size
 from gateway.graphql.permissions import requires, requires_any
 from gateway.graphql.results import OperationError, perform
-from gateway.outcomes.service import complete_task_with_outcome
-from gateway.outcomes.types import OutcomeInput, outcome_record_input
 from gateway.referrals import service
 from gateway.referrals.inputs import (
     CreateReferralInput,
@@ -25,10 +28,6 @@ from gateway.referrals.inputs import (
     SendTaskInput,
     TaskChangeInput,
     TriageSelfReferralInput,
-    WithdrawConsentInput,
-    choice,
-    optional_choice,
-    record_id,
 )
 from gateway.referrals.models import (
     CancelReason,
@@ -40,7 +39,6 @@ from gateway.referrals.models import (
     TaskStatus,
 )
 from gateway.referrals.types import (
-    ConsentType,
     ContactAttemptType,
     IntakeItemType,
     IntakePage,
@@ -48,33 +46,11 @@ from gateway.referrals.types import (
     ReferralType,
     TaskPage,
     TaskType,
-    decode_cursor,
-    encode_cursor,
 )
 
-MAX_PAGE_SIZE = 100
-
-
-def _actor(info: Info) -> Principal:
-    principal = info.context.principal
-    assert principal is not None  # every field here declares a scope, so anonymous callers never reach it
-    return principal
-
-
-def _page_size(first: int) -> int:
-    return max(1, min(first, MAX_PAGE_SIZE))
-
-
-def _next_cursor(rows: Sequence[object], limit: int) -> str | None:
-    return encode_cursor(int(rows[-1].id)) if len(rows) == limit and rows else None  # type: ignore[attr-defined]
-
-
-@strawberry.input
-class CompleteTaskInput:
-    task_id: strawberry.ID
-    expected_version: int
-    idempotency_key: str
-    outcome: OutcomeInput
+R = TypeVar("R")
+P = TypeVar("P")
+Row = TypeVar("Row", bound=HasId)
 
 
 @strawberry.type
@@ -93,11 +69,6 @@ class ContactAttemptPayload:
 
 
 @strawberry.type
-class ConsentPayload:
-    consent: ConsentType
-
-
-@strawberry.type
 class IntakePayload:
     intake_item: IntakeItemType
 
@@ -105,8 +76,30 @@ class IntakePayload:
 ReferralResult = Annotated[ReferralPayload | OperationError, strawberry.union("ReferralResult")]
 TaskResult = Annotated[TaskPayload | OperationError, strawberry.union("TaskResult")]
 ContactAttemptResult = Annotated[ContactAttemptPayload | OperationError, strawberry.union("ContactAttemptResult")]
-ConsentResult = Annotated[ConsentPayload | OperationError, strawberry.union("ConsentResult")]
 IntakeResult = Annotated[IntakePayload | OperationError, strawberry.union("IntakeResult")]
+
+
+async def _answer(info: Info, payload: Callable[[R], P], call: Callable[[], Awaitable[R]]) -> P | OperationError:
+    """The mutation's one transaction around the service call, its result shown as `payload`."""
+
+    async def run() -> P:
+        return payload(await call())
+
+    return await perform(info, run)
+
+
+async def _page(
+    info: Info, read: Callable[..., Awaitable[Sequence[Row]]], first: int, after: str | None, **filters: Any
+) -> tuple[Sequence[Row], str | None]:
+    """One page of the rows `read` lets the caller see, and the cursor that continues it."""
+    limit = page_size(first)
+    async with info.context.db_lock:
+        rows = await read(db=info.context.db, actor=caller(info), after_id=decode_cursor(after), limit=limit, **filters)
+    return rows, next_cursor(rows, limit)
+
+
+async def _overdue_tasks(**arguments: Any) -> list[ReferralTask]:
+    return [overdue.task for overdue in await service.list_overdue_tasks(**arguments)]
 
 
 @strawberry.type
@@ -115,7 +108,7 @@ class ReferralQuery:
     async def referral(self, info: Info, id: strawberry.ID) -> ReferralType | None:
         found = await perform(
             info,
-            lambda: service.get_referral(db=info.context.db, actor=_actor(info), referral_id=record_id(id, "referral")),
+            lambda: service.get_referral(db=info.context.db, actor=caller(info), referral_id=record_id(id, "referral")),
         )
         return None if isinstance(found, OperationError) else ReferralType.from_row(found)
 
@@ -123,12 +116,8 @@ class ReferralQuery:
         description="The Hub's referrals, newest last.", permission_classes=[requires(Scope.REFERRALS_READ)]
     )
     async def referrals(self, info: Info, first: int = 20, after: str | None = None) -> ReferralPage:
-        limit = _page_size(first)
-        async with info.context.db_lock:
-            rows = await service.list_referrals(
-                db=info.context.db, actor=_actor(info), after_id=decode_cursor(after), limit=limit
-            )
-        return ReferralPage(items=[ReferralType.from_row(r) for r in rows], next_cursor=_next_cursor(rows, limit))
+        rows, cursor = await _page(info, service.list_referrals, first, after)
+        return ReferralPage(items=[ReferralType.from_row(r) for r in rows], next_cursor=cursor)
 
     @strawberry.field(
         description="A task: the Hub's own, or one addressed to the calling provider.",
@@ -137,7 +126,7 @@ class ReferralQuery:
     async def task(self, info: Info, id: strawberry.ID) -> TaskType | None:
         try:
             async with info.context.db_lock:
-                found = await service.get_task(db=info.context.db, actor=_actor(info), task_id=record_id(id, "task"))
+                found = await service.get_task(db=info.context.db, actor=caller(info), task_id=record_id(id, "task"))
         except DomainError:
             return None  # missing and not-yours look the same
         return TaskType.from_row(found)
@@ -154,87 +143,77 @@ class ReferralQuery:
         status: list[str] | None = None,
         overdue_only: bool = False,
     ) -> TaskPage:
-        limit = _page_size(first)
         statuses = [choice(TaskStatus, s, "task status") for s in status] if status else None
-        async with info.context.db_lock:
-            rows = await service.list_inbox(
-                db=info.context.db,
-                actor=_actor(info),
-                statuses=statuses,
-                overdue_only=overdue_only,
-                after_id=decode_cursor(after),
-                limit=limit,
-            )
-        return TaskPage(items=[TaskType.from_row(t) for t in rows], next_cursor=_next_cursor(rows, limit))
+        rows, cursor = await _page(info, service.list_inbox, first, after, statuses=statuses, overdue_only=overdue_only)
+        return TaskPage(items=[TaskType.from_row(t) for t in rows], next_cursor=cursor)
 
     @strawberry.field(
         description="Overdue tasks: across the Hub's referrals, or the calling provider's own.",
         permission_classes=[requires_any(Scope.REFERRALS_READ, Scope.TASKS_READ)],
     )
     async def overdue_tasks(self, info: Info, first: int = 20, after: str | None = None) -> TaskPage:
-        limit = _page_size(first)
-        async with info.context.db_lock:
-            rows = await service.list_overdue_tasks(
-                db=info.context.db, actor=_actor(info), after_id=decode_cursor(after), limit=limit
-            )
-        tasks = [o.task for o in rows]
-        return TaskPage(items=[TaskType.from_row(t) for t in tasks], next_cursor=_next_cursor(tasks, limit))
+        rows, cursor = await _page(info, _overdue_tasks, first, after)
+        return TaskPage(items=[TaskType.from_row(t) for t in rows], next_cursor=cursor)
 
     @strawberry.field(
         description="Self-referrals waiting for triage.", permission_classes=[requires(Scope.REFERRALS_READ)]
     )
     async def intake_queue(self, info: Info, first: int = 20, after: str | None = None) -> IntakePage:
-        limit = _page_size(first)
-        async with info.context.db_lock:
-            rows = await service.list_intake_queue(
-                db=info.context.db, actor=_actor(info), after_id=decode_cursor(after), limit=limit
-            )
-        return IntakePage(items=[IntakeItemType.from_row(r) for r in rows], next_cursor=_next_cursor(rows, limit))
+        rows, cursor = await _page(info, service.list_intake_queue, first, after)
+        return IntakePage(items=[IntakeItemType.from_row(r) for r in rows], next_cursor=cursor)
 
 
-async def _task_change(info: Info, change: object) -> TaskResult:
-    result = await perform(info, change)  # type: ignore[arg-type]
-    return result if isinstance(result, OperationError) else TaskPayload(task=TaskType.from_row(result))
+class TaskVersion(Protocol):
+    """What every change to a task carries: the task, the version the caller saw, and the retry key."""
+
+    @property
+    def task_id(self) -> strawberry.ID: ...
+    @property
+    def expected_version(self) -> int: ...
+    @property
+    def idempotency_key(self) -> str: ...
 
 
-TaskTransition = Callable[..., Awaitable[ReferralTask]]
+TaskChange = Callable[..., Awaitable[ReferralTask]]
 
 
-def _transition(change: TaskTransition, scope: Scope, description: str | None = None) -> Any:
+def _task_payload(task: ReferralTask) -> TaskPayload:
+    return TaskPayload(task=TaskType.from_row(task))
+
+
+async def change_task(
+    info: Info, change: TaskChange, input: TaskVersion, details: Callable[[], dict[str, Any]] = dict
+) -> TaskResult:
+    """A change to a task as a mutation; `details`, its own arguments, are parsed inside the transaction."""
+    # Parsed there, a bad code or id becomes a refusal (an OperationError) like any other, and nothing changes.
+    return await _answer(
+        info,
+        _task_payload,
+        lambda: change(
+            db=info.context.db,
+            actor=caller(info),
+            task_id=record_id(input.task_id, "task"),
+            expected_version=input.expected_version,
+            idempotency_key=input.idempotency_key,
+            **details(),
+        ),
+    )
+
+
+def _transition(change: TaskChange, scope: Scope, description: str) -> Any:
     """A mutation for a plain transition: the task, the version the caller saw, and an idempotency key."""
 
     async def resolve(self: object, info: Info, input: TaskChangeInput) -> TaskResult:
-        return await _task_change(
-            info,
-            lambda: change(
-                db=info.context.db,
-                actor=_actor(info),
-                task_id=record_id(input.task_id, "task"),
-                expected_version=input.expected_version,
-                idempotency_key=input.idempotency_key,
-            ),
-        )
+        return await change_task(info, change, input)
 
     return strawberry.mutation(resolver=resolve, description=description, permission_classes=[requires(scope)])
 
 
-def _reasoned_transition(
-    change: TaskTransition, reasons: type[StrEnum], what: str, scope: Scope, description: str | None = None
-) -> Any:
+def _reasoned_transition(change: TaskChange, reasons: type[StrEnum], what: str, scope: Scope, description: str) -> Any:
     """A mutation for a transition that needs a reason code from `reasons`."""
 
     async def resolve(self: object, info: Info, input: ReasonedTaskChangeInput) -> TaskResult:
-        return await _task_change(
-            info,
-            lambda: change(
-                db=info.context.db,
-                actor=_actor(info),
-                task_id=record_id(input.task_id, "task"),
-                expected_version=input.expected_version,
-                reason=choice(reasons, input.reason, what),
-                idempotency_key=input.idempotency_key,
-            ),
-        )
+        return await change_task(info, change, input, lambda: {"reason": choice(reasons, input.reason, what)})
 
     return strawberry.mutation(resolver=resolve, description=description, permission_classes=[requires(scope)])
 
@@ -267,35 +246,30 @@ class ReferralMutation:
         permission_classes=[requires(Scope.REFERRALS_WRITE)],
     )
     async def create_referral(self, info: Info, input: CreateReferralInput) -> ReferralResult:
-        async def create() -> ReferralPayload:
-            referral = await service.create_referral(
+        return await _answer(
+            info,
+            lambda referral: ReferralPayload(referral=ReferralType.from_row(referral)),
+            lambda: service.create_referral(
                 db=info.context.db,
-                actor=_actor(info),
+                actor=caller(info),
                 victim=input.victim.values(),
                 case=input.case.values(),
                 consents=[c.values() for c in input.consents],
                 provider_slugs=input.providers,
                 idempotency_key=input.idempotency_key,
-            )
-            return ReferralPayload(referral=ReferralType.from_row(referral))
-
-        return await perform(info, create)
+            ),
+        )
 
     @strawberry.mutation(
         description="Send a draft task to its provider; needs valid consent covering it, or a safeguarding override.",
         permission_classes=[requires(Scope.REFERRALS_WRITE)],
     )
     async def send_task(self, info: Info, input: SendTaskInput) -> TaskResult:
-        return await _task_change(
+        return await change_task(
             info,
-            lambda: service.send_task(
-                db=info.context.db,
-                actor=_actor(info),
-                task_id=record_id(input.task_id, "task"),
-                expected_version=input.expected_version,
-                idempotency_key=input.idempotency_key,
-                safeguarding_justification=input.safeguarding_justification,
-            ),
+            service.send_task,
+            input,
+            lambda: {"safeguarding_justification": input.safeguarding_justification},
         )
 
     @strawberry.mutation(
@@ -303,78 +277,53 @@ class ReferralMutation:
         permission_classes=[requires(Scope.REFERRALS_WRITE)],
     )
     async def withdraw_consent(self, info: Info, input: WithdrawConsentInput) -> ConsentResult:
-        async def withdraw() -> ConsentPayload:
-            consent = await consent_service.withdraw_consent(
+        return await _answer(
+            info,
+            lambda consent: ConsentPayload(consent=ConsentType.from_row(consent)),
+            lambda: service.withdraw_consent(
                 db=info.context.db,
-                actor=_actor(info),
+                actor=caller(info),
                 consent_id=record_id(input.consent_id, "consent"),
                 idempotency_key=input.idempotency_key,
-            )
-            return ConsentPayload(consent=ConsentType.from_row(consent))
-
-        return await perform(info, withdraw)
+            ),
+        )
 
     @strawberry.mutation(permission_classes=[requires(Scope.REFERRALS_WRITE)])
     async def triage_self_referral(self, info: Info, input: TriageSelfReferralInput) -> IntakeResult:
-        async def triage() -> IntakePayload:
-            item = await service.triage_self_referral(
+        return await _answer(
+            info,
+            lambda item: IntakePayload(intake_item=IntakeItemType.from_row(item)),
+            lambda: service.triage_self_referral(
                 db=info.context.db,
-                actor=_actor(info),
+                actor=caller(info),
                 self_referral_id=record_id(input.intake_id, "intake item"),
                 idempotency_key=input.idempotency_key,
                 case=input.case.values() if input.case else None,
                 guardian=input.guardian.values() if input.guardian else None,
                 close_reason=optional_choice(service.IntakeCloseReason, input.close_reason, "close reason"),
-            )
-            return IntakePayload(intake_item=IntakeItemType.from_row(item))
-
-        return await perform(info, triage)
+            ),
+        )
 
     # -- the provider -------------------------------------------------------------------------------------
 
     @strawberry.mutation(permission_classes=[requires(Scope.TASKS_WRITE)])
     async def record_contact_attempt(self, info: Info, input: RecordContactAttemptInput) -> ContactAttemptResult:
-        async def record() -> ContactAttemptPayload:
-            attempt = await service.record_contact_attempt(
+        return await _answer(
+            info,
+            lambda attempt: ContactAttemptPayload(contact_attempt=ContactAttemptType.from_row(attempt)),
+            lambda: service.record_contact_attempt(
                 db=info.context.db,
-                actor=_actor(info),
+                actor=caller(info),
                 task_id=record_id(input.task_id, "task"),
                 attempted_at=input.attempted_at,
                 method=choice(ContactMethod, input.method, "contact method"),
                 result=choice(ContactResult, input.result, "contact result"),
                 idempotency_key=input.idempotency_key,
-            )
-            return ContactAttemptPayload(contact_attempt=ContactAttemptType.from_row(attempt))
-
-        return await perform(info, record)
-
-    @strawberry.mutation(permission_classes=[requires(Scope.TASKS_WRITE)])
-    async def record_first_contact(self, info: Info, input: RecordFirstContactInput) -> TaskResult:
-        return await _task_change(
-            info,
-            lambda: service.record_first_contact(
-                db=info.context.db,
-                actor=_actor(info),
-                task_id=record_id(input.task_id, "task"),
-                expected_version=input.expected_version,
-                contacted_at=input.contacted_at,
-                idempotency_key=input.idempotency_key,
             ),
         )
 
-    @strawberry.mutation(
-        description="Complete the work, recording what it achieved against the Ministry of Justice measures.",
-        permission_classes=[requires(Scope.TASKS_WRITE), requires(Scope.OUTCOMES_WRITE)],
-    )
-    async def complete_task(self, info: Info, input: CompleteTaskInput) -> TaskResult:
-        return await _task_change(
-            info,
-            lambda: complete_task_with_outcome(
-                db=info.context.db,
-                actor=_actor(info),
-                task_id=record_id(input.task_id, "task"),
-                expected_version=input.expected_version,
-                idempotency_key=input.idempotency_key,
-                outcome=outcome_record_input(input.outcome),
-            ),
+    @strawberry.mutation(permission_classes=[requires(Scope.TASKS_WRITE)])
+    async def record_first_contact(self, info: Info, input: RecordFirstContactInput) -> TaskResult:
+        return await change_task(
+            info, service.record_first_contact, input, lambda: {"contacted_at": input.contacted_at}
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -14,51 +13,21 @@ from strawberry.types.nodes import SelectedField, Selection
 from strawberry.utils.str_converters import to_camel_case
 
 from gateway.auth.principal import Scope
-from gateway.consent.models import Consent
+from gateway.consent.loaders import ConsentLoaders
+from gateway.consent.types import ConsentType, TaskConsentType
 from gateway.graphql.context import Info
 from gateway.graphql.permissions import requires
 from gateway.referrals import service
+from gateway.referrals.loaders import ReferralLoaders
 from gateway.referrals.models import Case, ContactAttempt, Referral, ReferralTask, SelfReferral
-from gateway.victims.models import Victim
+from gateway.victims.loaders import VictimLoaders
+from gateway.victims.types import Guardian, HubVictimType, SafeContact
 from providers.profile import VictimField
 
 log = logging.getLogger("gateway.graphql")
 
 
-def encode_cursor(row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{row_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str | None) -> int | None:
-    """The row id a cursor stands for; a cursor that is not one of ours starts from the beginning."""
-    if not cursor:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    prefix, _, number = text.partition(":")
-    return int(number) if prefix == "id" and number.isdigit() else None
-
-
 # -- what a provider sees of a victim ----------------------------------------------------------------------
-
-
-@strawberry.type(description="Safe-contact instructions: follow them, or the contact may put the victim at risk.")
-class SafeContact:
-    safe_phone: str | None
-    safe_times: str | None
-    voicemail_safe: bool
-    letters_safe: bool
-    perpetrator_shares_address: bool
-
-
-@strawberry.type
-class Guardian:
-    name: str | None
-    relationship: str | None
-    phone: str | None
-    email: str | None
 
 
 @strawberry.type
@@ -97,17 +66,6 @@ class ProviderVictimType:
     priority_flags: PriorityFlags | None
     needs: list[str] | None
     assessment_notes: str | None
-
-
-@strawberry.type(name="TaskConsent", description="The standing of the consent behind a task; no free text.")
-class TaskConsentType:
-    # Resolvers return the service's TaskConsentSummary itself: these fields read its attributes.
-    state: str = strawberry.field(description="valid, withdrawn, expired, none or safeguarding-override.")
-    given_by: str | None
-    method: str | None
-    given_at: datetime | None
-    expires_at: datetime | None
-    data_categories: list[str]
 
 
 @strawberry.type(name="ContactAttempt")
@@ -184,19 +142,19 @@ class TaskType:
         if self.prefetched is not None and "victim" in self.prefetched:
             return self.prefetched["victim"]
         victims = [field for field in info.selected_fields if isinstance(field, SelectedField)]
-        return info.context.loaders.victim_views(wanted_victim_fields(victims)).load(int(self.id))
+        return info.context.loaders(ReferralLoaders).victim_views(wanted_victim_fields(victims)).load(int(self.id))
 
     @strawberry.field(permission_classes=[requires(Scope.TASKS_READ)], graphql_type=TaskConsentType | None)
     def consent(self, info: Info) -> Any:
         if self.prefetched is not None and "consent" in self.prefetched:
             return self.prefetched["consent"]
-        return info.context.loaders.consent_summaries.load(int(self.id))
+        return info.context.loaders(ReferralLoaders).consent_summaries.load(int(self.id))
 
     @strawberry.field(permission_classes=[requires(Scope.TASKS_READ)], graphql_type=list[ContactAttemptType])
     def contact_attempts(self, info: Info) -> Any:
         if self.prefetched is not None and "contactAttempts" in self.prefetched:
             return self.prefetched["contactAttempts"]
-        return info.context.loaders.contact_attempts.load(int(self.id))
+        return info.context.loaders(ReferralLoaders).contact_attempts.load(int(self.id))
 
 
 def _victim_attribute_names() -> dict[str, str]:
@@ -232,7 +190,7 @@ def wanted_victim_fields(victim_selections: Iterable[SelectedField]) -> frozense
 
 
 def _loader_for(info: Info, relation: str, task_selections: list[Selection]) -> Any:
-    loaders = info.context.loaders
+    loaders = info.context.loaders(ReferralLoaders)
     if relation == "victim":
         # Every `victim` of the page's tasks answers from what is prefetched, so read what all of them select,
         # including those a directive may skip.
@@ -336,84 +294,6 @@ class CaseType:
         )
 
 
-@strawberry.type(name="Victim", description="The Hub's full record of a victim it referred.")
-class HubVictimType:
-    id: strawberry.ID
-    given_name: str
-    family_name: str
-    date_of_birth: date | None
-    address: str | None
-    postcode: str | None
-    phone: str | None
-    email: str | None
-    guardian: Guardian | None
-    safe_contact: SafeContact
-    language: str | None
-    interpreter_needed: bool
-
-    @classmethod
-    def from_row(cls, row: Victim) -> HubVictimType:
-        guardian = None
-        if row.guardian_name or row.guardian_phone or row.guardian_email:
-            guardian = Guardian(
-                name=row.guardian_name,
-                relationship=row.guardian_relationship,
-                phone=row.guardian_phone,
-                email=row.guardian_email,
-            )
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            given_name=row.given_name,
-            family_name=row.family_name,
-            date_of_birth=row.date_of_birth,
-            address=row.address,
-            postcode=row.postcode,
-            phone=row.phone,
-            email=row.email,
-            guardian=guardian,
-            safe_contact=SafeContact(
-                safe_phone=row.safe_phone,
-                safe_times=row.safe_times,
-                voicemail_safe=row.voicemail_safe,
-                letters_safe=row.letters_safe,
-                perpetrator_shares_address=row.perpetrator_shares_address,
-            ),
-            language=row.language,
-            interpreter_needed=row.interpreter_needed,
-        )
-
-
-@strawberry.type(name="Consent", description="A consent record as the Hub took it.")
-class ConsentType:
-    id: strawberry.ID
-    given_by: str
-    method: str
-    given_at: datetime
-    providers: list[str]
-    data_categories: list[str]
-    statistics_consent: bool
-    withheld_information: str | None
-    withheld_reason: str | None
-    expires_at: datetime | None
-    withdrawn_at: datetime | None
-
-    @classmethod
-    def from_row(cls, row: Consent) -> ConsentType:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            given_by=row.given_by,
-            method=row.method,
-            given_at=row.given_at,
-            providers=list(row.provider_slugs),
-            data_categories=list(row.data_categories),
-            statistics_consent=row.statistics_consent,
-            withheld_information=row.withheld_information,
-            withheld_reason=row.withheld_reason,
-            expires_at=row.expires_at,
-            withdrawn_at=row.withdrawn_at,
-        )
-
-
 @strawberry.type(name="Referral", description="A referral owned by the Hub: one task per provider.")
 class ReferralType:
     id: strawberry.ID
@@ -429,21 +309,23 @@ class ReferralType:
 
     @strawberry.field(permission_classes=[requires(Scope.REFERRALS_READ)])
     async def tasks(self, info: Info) -> list[TaskType]:
-        return [TaskType.from_row(t) for t in await info.context.loaders.referral_tasks.load(int(self.id))]
+        tasks = await info.context.loaders(ReferralLoaders).referral_tasks.load(int(self.id))
+        return [TaskType.from_row(t) for t in tasks]
 
     @strawberry.field(name="case", permission_classes=[requires(Scope.REFERRALS_READ)])
     async def case_(self, info: Info) -> CaseType | None:
-        case = await info.context.loaders.referral_cases.load(int(self.id))
+        case = await info.context.loaders(ReferralLoaders).referral_cases.load(int(self.id))
         return CaseType.from_row(case) if case is not None else None
 
     @strawberry.field(permission_classes=[requires(Scope.REFERRALS_READ)])
     async def victim(self, info: Info) -> HubVictimType | None:
-        victim = await info.context.loaders.victims.load(self.victim_id)
+        victim = await info.context.loaders(VictimLoaders).victims.load(self.victim_id)
         return HubVictimType.from_row(victim) if victim is not None else None
 
     @strawberry.field(permission_classes=[requires(Scope.REFERRALS_READ)])
     async def consents(self, info: Info) -> list[ConsentType]:
-        return [ConsentType.from_row(c) for c in await info.context.loaders.victim_consents.load(self.victim_id)]
+        consents = await info.context.loaders(ConsentLoaders).victim_consents.load(self.victim_id)
+        return [ConsentType.from_row(c) for c in consents]
 
 
 @strawberry.type
@@ -474,13 +356,7 @@ class IntakeItemType:
             family_name=row.family_name,
             phone=row.phone,
             email=row.email,
-            safe_contact=SafeContact(
-                safe_phone=row.safe_phone,
-                safe_times=row.safe_times,
-                voicemail_safe=row.voicemail_safe,
-                letters_safe=row.letters_safe,
-                perpetrator_shares_address=row.perpetrator_shares_address,
-            ),
+            safe_contact=SafeContact.from_row(row),
             submitted_at=row.received_at,
         )
 

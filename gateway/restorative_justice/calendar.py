@@ -11,7 +11,7 @@ from datetime import datetime
 
 from icalendar import Calendar, Event
 
-from gateway.consent.service import as_utc
+from gateway.clock import as_utc
 from gateway.restorative_justice.models import ConferenceStatus
 from gateway.restorative_justice.service import FeedConference
 

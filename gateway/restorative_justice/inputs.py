@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import strawberry
 
-from gateway.referrals.inputs import choice, record_id
+from gateway.graphql.ids import choice, record_id
 from gateway.restorative_justice.models import PartyRole
 from gateway.restorative_justice.service import ActionInput, ConferenceBooking, PartyInput
 
@@ -34,8 +34,6 @@ __all__ = [
     "RjPartyChangeInput",
     "ScheduleRjConferenceInput",
     "ScheduleRjFollowUpInput",
-    "choice",
-    "record_id",
 ]
 
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import TypeVar
 
 import strawberry
 
 from gateway.auth.principal import Principal, Scope
 from gateway.consent.models import ConsentMethod
+from gateway.db import AsyncSession
 from gateway.errors import DomainError
+from gateway.graphql.caller import caller
 from gateway.graphql.context import Info
+from gateway.graphql.ids import choice, record_id
+from gateway.graphql.pagination import decode_cursor, next_cursor, page_size
 from gateway.graphql.permissions import requires, requires_any
 from gateway.graphql.results import OperationError, perform
-from gateway.referrals.types import decode_cursor, encode_cursor
 from gateway.restorative_justice import service
 from gateway.restorative_justice.inputs import (
     AddRjPartyInput,
@@ -38,83 +41,71 @@ from gateway.restorative_justice.inputs import (
     RjPartyChangeInput,
     ScheduleRjConferenceInput,
     ScheduleRjFollowUpInput,
-    choice,
-    record_id,
 )
 from gateway.restorative_justice.models import (
     CaseSource,
     ClosureReason,
     Conference,
+    Facilitator,
     InterventionKind,
+    Party,
     RjCase,
     RjStage,
     Satisfaction,
 )
 from gateway.restorative_justice.types import (
+    RjCalendarFeedPayload,
+    RjCalendarFeedResult,
     RjCaseDetailType,
     RjCaseloadEntryType,
     RjCasePage,
+    RjCasePayload,
+    RjCaseResult,
     RjCaseType,
+    RjConferencePayload,
+    RjConferenceResult,
     RjConferenceType,
+    RjFacilitatorPayload,
+    RjFacilitatorResult,
     RjFacilitatorType,
+    RjPartyPayload,
     RjPartyRefType,
+    RjPartyResult,
 )
 from providers.profile import CrimeCategory
 
-MAX_PAGE_SIZE = 100
 MANAGE = requires(Scope.RJ_MANAGE)
 CASEWORK = requires_any(Scope.RJ_MANAGE, Scope.RJ_FACILITATE)
 
-
-def _actor(info: Info) -> Principal:
-    principal = info.context.principal
-    assert principal is not None  # every field here declares a scope, so anonymous callers never reach it
-    return principal
-
-
-@strawberry.type
-class RjCasePayload:
-    case: RjCaseType
+T = TypeVar("T")
+P = TypeVar("P")
+# A service call waiting for the request's session and caller; its ids are parsed when it runs, inside the
+# transaction, so a malformed id comes back as an OperationError like any other refusal.
+Change = Callable[[AsyncSession, Principal], Awaitable[T]]
 
 
-@strawberry.type
-class RjPartyPayload:
-    party: RjPartyRefType
-
-
-@strawberry.type
-class RjConferencePayload:
-    conference: RjConferenceType
-
-
-@strawberry.type
-class RjFacilitatorPayload:
-    facilitator: RjFacilitatorType
-
-
-@strawberry.type(description="A new calendar-feed URL path and query; shown once, only its hash is kept.")
-class RjCalendarFeedPayload:
-    facilitator: RjFacilitatorType
-    feed_path: str = strawberry.field(description="Append to the gateway's URL; it holds the token, keep it private.")
-
-
-RjCaseResult = Annotated[RjCasePayload | OperationError, strawberry.union("RjCaseResult")]
-RjPartyResult = Annotated[RjPartyPayload | OperationError, strawberry.union("RjPartyResult")]
-RjConferenceResult = Annotated[RjConferencePayload | OperationError, strawberry.union("RjConferenceResult")]
-RjFacilitatorResult = Annotated[RjFacilitatorPayload | OperationError, strawberry.union("RjFacilitatorResult")]
-RjCalendarFeedResult = Annotated[RjCalendarFeedPayload | OperationError, strawberry.union("RjCalendarFeedResult")]
-
-
-async def _case(info: Info, change: Callable[[], Awaitable[RjCase]]) -> RjCaseResult:
-    async def run() -> RjCasePayload:
-        return RjCasePayload(case=RjCaseType.from_row(await change()))
+async def _change(info: Info, change: Change[T], show: Callable[[T], P]) -> P | OperationError:
+    async def run() -> P:
+        return show(await change(info.context.db, caller(info)))
 
     return await perform(info, run)
 
 
-async def _conference(info: Info, change: Callable[[], Awaitable[Conference]]) -> RjConferenceResult:
+async def _case(info: Info, change: Change[RjCase]) -> RjCaseResult:
+    return await _change(info, change, lambda case: RjCasePayload(case=RjCaseType.from_row(case)))
+
+
+async def _party(info: Info, change: Change[Party]) -> RjPartyResult:
+    return await _change(info, change, lambda party: RjPartyPayload(party=RjPartyRefType.from_row(party)))
+
+
+async def _facilitator(info: Info, change: Change[Facilitator]) -> RjFacilitatorResult:
+    return await _change(info, change, lambda row: RjFacilitatorPayload(facilitator=RjFacilitatorType.from_row(row)))
+
+
+async def _conference(info: Info, change: Change[Conference]) -> RjConferenceResult:
     async def run() -> RjConferencePayload:
-        conference = await change()
+        conference = await change(info.context.db, caller(info))
         assert conference.id is not None
         participants, facilitators = await service.load_conference_links(
             db=info.context.db, conference_ids=[conference.id]
@@ -126,6 +117,12 @@ async def _conference(info: Info, change: Callable[[], Awaitable[Conference]]) -
     return await perform(info, run)
 
 
+def _calendar_feed(issued: service.IssuedFeedToken) -> RjCalendarFeedPayload:
+    return RjCalendarFeedPayload(
+        facilitator=RjFacilitatorType.from_row(issued.facilitator), feed_path=f"/rj/calendar.ics?token={issued.token}"
+    )
+
+
 @strawberry.type
 class RestorativeJusticeQuery:
     @strawberry.field(
@@ -135,17 +132,16 @@ class RestorativeJusticeQuery:
     async def rj_cases(
         self, info: Info, first: int = 20, after: str | None = None, stage: str | None = None
     ) -> RjCasePage:
-        limit = max(1, min(first, MAX_PAGE_SIZE))
+        limit = page_size(first)
         wanted = choice(RjStage, stage, "RJ stage") if stage else None
         try:
             async with info.context.db_lock:
                 rows = await service.list_cases(
-                    db=info.context.db, actor=_actor(info), stage=wanted, after_id=decode_cursor(after), limit=limit
+                    db=info.context.db, actor=caller(info), stage=wanted, after_id=decode_cursor(after), limit=limit
                 )
         except DomainError:
             return RjCasePage(items=[], next_cursor=None)
-        cursor = encode_cursor(int(rows[-1].id or 0)) if rows and len(rows) == limit else None
-        return RjCasePage(items=[RjCaseType.from_row(r) for r in rows], next_cursor=cursor)
+        return RjCasePage(items=[RjCaseType.from_row(r) for r in rows], next_cursor=next_cursor(rows, limit))
 
     @strawberry.field(
         description="One RJ case with its parties' contact details (the read is audited) and its work.",
@@ -156,7 +152,7 @@ class RestorativeJusticeQuery:
             # perform: the audit rows of this read commit with it.
             found = await perform(
                 info,
-                lambda: service.get_case_detail(db=info.context.db, actor=_actor(info), case_id=record_id(id, "case")),
+                lambda: service.get_case_detail(db=info.context.db, actor=caller(info), case_id=record_id(id, "case")),
             )
         return None if isinstance(found, OperationError) else RjCaseDetailType.from_detail(found)
 
@@ -169,7 +165,7 @@ class RestorativeJusticeQuery:
             async with info.context.db_lock:
                 entries = await service.list_caseload(
                     db=info.context.db,
-                    actor=_actor(info),
+                    actor=caller(info),
                     facilitator_id=record_id(facilitator_id, "facilitator") if facilitator_id else None,
                 )
         except DomainError:
@@ -180,7 +176,7 @@ class RestorativeJusticeQuery:
     async def rj_facilitators(self, info: Info) -> list[RjFacilitatorType]:
         try:
             async with info.context.db_lock:
-                rows = await service.list_facilitators(db=info.context.db, actor=_actor(info))
+                rows = await service.list_facilitators(db=info.context.db, actor=caller(info))
         except DomainError:
             return []
         return [RjFacilitatorType.from_row(r) for r in rows]
@@ -192,34 +188,32 @@ class RestorativeJusticeMutation:
 
     @strawberry.mutation(permission_classes=[MANAGE])
     async def register_rj_facilitator(self, info: Info, input: RegisterRjFacilitatorInput) -> RjFacilitatorResult:
-        async def run() -> RjFacilitatorPayload:
-            row = await service.register_facilitator(
-                db=info.context.db,
-                actor=_actor(info),
+        return await _facilitator(
+            info,
+            lambda db, actor: service.register_facilitator(
+                db=db,
+                actor=actor,
                 user_id=record_id(input.user_id, "user"),
                 home_agency=input.home_agency,
                 accreditation_level=input.accreditation_level,
                 accreditation_expires_on=input.accreditation_expires_on,
                 idempotency_key=input.idempotency_key,
-            )
-            return RjFacilitatorPayload(facilitator=RjFacilitatorType.from_row(row))
-
-        return await perform(info, run)
+            ),
+        )
 
     @strawberry.mutation(permission_classes=[MANAGE])
     async def renew_rj_accreditation(self, info: Info, input: RenewRjAccreditationInput) -> RjFacilitatorResult:
-        async def run() -> RjFacilitatorPayload:
-            row = await service.renew_accreditation(
-                db=info.context.db,
-                actor=_actor(info),
+        return await _facilitator(
+            info,
+            lambda db, actor: service.renew_accreditation(
+                db=db,
+                actor=actor,
                 facilitator_id=record_id(input.facilitator_id, "facilitator"),
                 level=input.accreditation_level,
                 expires_on=input.accreditation_expires_on,
                 idempotency_key=input.idempotency_key,
-            )
-            return RjFacilitatorPayload(facilitator=RjFacilitatorType.from_row(row))
-
-        return await perform(info, run)
+            ),
+        )
 
     @strawberry.mutation(
         description="Issue a new calendar-feed token (the old one stops working): the co-ordinator for any "
@@ -229,18 +223,15 @@ class RestorativeJusticeMutation:
     async def rotate_rj_calendar_token(
         self, info: Info, facilitator_id: strawberry.ID | None = None
     ) -> RjCalendarFeedResult:
-        async def run() -> RjCalendarFeedPayload:
-            issued = await service.rotate_feed_token(
-                db=info.context.db,
-                actor=_actor(info),
+        return await _change(
+            info,
+            lambda db, actor: service.rotate_feed_token(
+                db=db,
+                actor=actor,
                 facilitator_id=record_id(facilitator_id, "facilitator") if facilitator_id else None,
-            )
-            return RjCalendarFeedPayload(
-                facilitator=RjFacilitatorType.from_row(issued.facilitator),
-                feed_path=f"/rj/calendar.ics?token={issued.token}",
-            )
-
-        return await perform(info, run)
+            ),
+            _calendar_feed,
+        )
 
     # -- cases ---------------------------------------------------------------------------------------------
 
@@ -250,9 +241,9 @@ class RestorativeJusticeMutation:
     async def create_rj_case_from_task(self, info: Info, input: CreateRjCaseFromTaskInput) -> RjCaseResult:
         return await _case(
             info,
-            lambda: service.create_case_from_task(
-                db=info.context.db,
-                actor=_actor(info),
+            lambda db, actor: service.create_case_from_task(
+                db=db,
+                actor=actor,
                 task_id=record_id(input.task_id, "task"),
                 marked_sensitive=input.marked_sensitive,
                 idempotency_key=input.idempotency_key,
@@ -266,9 +257,9 @@ class RestorativeJusticeMutation:
     async def create_rj_case(self, info: Info, input: CreateRjCaseInput) -> RjCaseResult:
         return await _case(
             info,
-            lambda: service.create_direct_case(
-                db=info.context.db,
-                actor=_actor(info),
+            lambda db, actor: service.create_direct_case(
+                db=db,
+                actor=actor,
                 source=choice(CaseSource, input.source, "case source"),
                 crime_category=choice(CrimeCategory, input.crime_category, "crime category"),
                 marked_sensitive=input.marked_sensitive,
@@ -280,9 +271,9 @@ class RestorativeJusticeMutation:
     async def assign_rj_facilitators(self, info: Info, input: AssignRjFacilitatorsInput) -> RjCaseResult:
         return await _case(
             info,
-            lambda: service.assign_facilitators(
-                db=info.context.db,
-                actor=_actor(info),
+            lambda db, actor: service.assign_facilitators(
+                db=db,
+                actor=actor,
                 case_id=record_id(input.case_id, "case"),
                 lead_facilitator_id=record_id(input.lead_facilitator_id, "facilitator"),
                 co_facilitator_id=record_id(input.co_facilitator_id, "facilitator")
@@ -296,9 +287,9 @@ class RestorativeJusticeMutation:
     async def record_rj_initial_contact(self, info: Info, input: RecordRjInitialContactInput) -> RjCaseResult:
         return await _case(
             info,
-            lambda: service.record_initial_contact(
-                db=info.context.db,
-                actor=_actor(info),
+            lambda db, actor: service.record_initial_contact(
+                db=db,
+                actor=actor,
                 case_id=record_id(input.case_id, "case"),
                 contacted_at=input.contacted_at,
                 idempotency_key=input.idempotency_key,
@@ -309,9 +300,9 @@ class RestorativeJusticeMutation:
     async def record_rj_assessment(self, info: Info, input: RecordRjAssessmentInput) -> RjCaseResult:
         return await _case(
             info,
-            lambda: service.record_assessment(
-                db=info.context.db,
-                actor=_actor(info),
+            lambda db, actor: service.record_assessment(
+                db=db,
+                actor=actor,
                 case_id=record_id(input.case_id, "case"),
                 suitable=input.suitable,
                 risk_level=input.risk_level,
@@ -327,9 +318,9 @@ class RestorativeJusticeMutation:
     async def approve_rj_assessment(self, info: Info, input: RjCaseStepInput) -> RjCaseResult:
         return await _case(
             info,
-            lambda: service.approve_assessment(
-                db=info.context.db,
-                actor=_actor(info),
+            lambda db, actor: service.approve_assessment(
+                db=db,
+                actor=actor,
                 case_id=record_id(input.case_id, "case"),
                 idempotency_key=input.idempotency_key,
             ),
@@ -339,9 +330,9 @@ class RestorativeJusticeMutation:
     async def record_rj_preparation_meeting(self, info: Info, input: RecordRjPreparationMeetingInput) -> RjCaseResult:
         return await _case(
             info,
-            lambda: service.record_preparation_meeting(
-                db=info.context.db,
-                actor=_actor(info),
+            lambda db, actor: service.record_preparation_meeting(
+                db=db,
+                actor=actor,
                 case_id=record_id(input.case_id, "case"),
                 party_id=record_id(input.party_id, "party"),
                 held_at=input.held_at,
@@ -353,9 +344,9 @@ class RestorativeJusticeMutation:
     async def record_rj_intervention(self, info: Info, input: RecordRjInterventionInput) -> RjCaseResult:
         return await _case(
             info,
-            lambda: service.record_intervention(
-                db=info.context.db,
-                actor=_actor(info),
+            lambda db, actor: service.record_intervention(
+                db=db,
+                actor=actor,
                 case_id=record_id(input.case_id, "case"),
                 kind=choice(InterventionKind, input.kind, "intervention kind"),
                 delivered_at=input.delivered_at,
@@ -368,9 +359,9 @@ class RestorativeJusticeMutation:
     async def record_rj_outcome_agreement(self, info: Info, input: RecordRjOutcomeAgreementInput) -> RjCaseResult:
         return await _case(
             info,
-            lambda: service.record_outcome_agreement(
-                db=info.context.db,
-                actor=_actor(info),
+            lambda db, actor: service.record_outcome_agreement(
+                db=db,
+                actor=actor,
                 case_id=record_id(input.case_id, "case"),
                 actions=[a.values() for a in input.actions],
                 idempotency_key=input.idempotency_key,
@@ -381,9 +372,9 @@ class RestorativeJusticeMutation:
     async def mark_rj_action_done(self, info: Info, input: MarkRjActionDoneInput) -> RjCaseResult:
         return await _case(
             info,
-            lambda: service.mark_action_done(
-                db=info.context.db,
-                actor=_actor(info),
+            lambda db, actor: service.mark_action_done(
+                db=db,
+                actor=actor,
                 action_id=record_id(input.action_id, "action"),
                 idempotency_key=input.idempotency_key,
             ),
@@ -393,9 +384,9 @@ class RestorativeJusticeMutation:
     async def schedule_rj_follow_up(self, info: Info, input: ScheduleRjFollowUpInput) -> RjCaseResult:
         return await _case(
             info,
-            lambda: service.schedule_follow_up(
-                db=info.context.db,
-                actor=_actor(info),
+            lambda db, actor: service.schedule_follow_up(
+                db=db,
+                actor=actor,
                 case_id=record_id(input.case_id, "case"),
                 follow_up_on=input.follow_up_on,
                 idempotency_key=input.idempotency_key,
@@ -406,9 +397,9 @@ class RestorativeJusticeMutation:
     async def record_rj_follow_up(self, info: Info, input: RecordRjFollowUpInput) -> RjCaseResult:
         return await _case(
             info,
-            lambda: service.record_follow_up(
-                db=info.context.db,
-                actor=_actor(info),
+            lambda db, actor: service.record_follow_up(
+                db=db,
+                actor=actor,
                 case_id=record_id(input.case_id, "case"),
                 harmed_satisfaction=choice(Satisfaction, input.harmed_satisfaction, "satisfaction"),
                 idempotency_key=input.idempotency_key,
@@ -419,9 +410,9 @@ class RestorativeJusticeMutation:
     async def close_rj_case(self, info: Info, input: CloseRjCaseInput) -> RjCaseResult:
         return await _case(
             info,
-            lambda: service.close_case(
-                db=info.context.db,
-                actor=_actor(info),
+            lambda db, actor: service.close_case(
+                db=db,
+                actor=actor,
                 case_id=record_id(input.case_id, "case"),
                 reason=choice(ClosureReason, input.reason, "closure reason"),
                 idempotency_key=input.idempotency_key,
@@ -432,48 +423,45 @@ class RestorativeJusticeMutation:
 
     @strawberry.mutation(permission_classes=[MANAGE])
     async def add_rj_party(self, info: Info, input: AddRjPartyInput) -> RjPartyResult:
-        async def run() -> RjPartyPayload:
-            party = await service.add_party(
-                db=info.context.db,
-                actor=_actor(info),
+        return await _party(
+            info,
+            lambda db, actor: service.add_party(
+                db=db,
+                actor=actor,
                 case_id=record_id(input.case_id, "case"),
                 party=input.values(),
                 idempotency_key=input.idempotency_key,
-            )
-            return RjPartyPayload(party=RjPartyRefType.from_row(party))
-
-        return await perform(info, run)
+            ),
+        )
 
     @strawberry.mutation(permission_classes=[CASEWORK])
     async def record_rj_party_consent(self, info: Info, input: RecordRjPartyConsentInput) -> RjPartyResult:
-        async def run() -> RjPartyPayload:
-            party = await service.record_party_consent(
-                db=info.context.db,
-                actor=_actor(info),
+        return await _party(
+            info,
+            lambda db, actor: service.record_party_consent(
+                db=db,
+                actor=actor,
                 party_id=record_id(input.party_id, "party"),
                 method=choice(ConsentMethod, input.method, "consent method"),
                 willing=input.willing,
                 idempotency_key=input.idempotency_key,
-            )
-            return RjPartyPayload(party=RjPartyRefType.from_row(party))
-
-        return await perform(info, run)
+            ),
+        )
 
     @strawberry.mutation(
         description="A party withdraws: the case halts and its scheduled conferences are cancelled.",
         permission_classes=[CASEWORK],
     )
     async def withdraw_rj_party(self, info: Info, input: RjPartyChangeInput) -> RjPartyResult:
-        async def run() -> RjPartyPayload:
-            party = await service.withdraw_party(
-                db=info.context.db,
-                actor=_actor(info),
+        return await _party(
+            info,
+            lambda db, actor: service.withdraw_party(
+                db=db,
+                actor=actor,
                 party_id=record_id(input.party_id, "party"),
                 idempotency_key=input.idempotency_key,
-            )
-            return RjPartyPayload(party=RjPartyRefType.from_row(party))
-
-        return await perform(info, run)
+            ),
+        )
 
     # -- conferences ---------------------------------------------------------------------------------------
 
@@ -484,9 +472,9 @@ class RestorativeJusticeMutation:
     async def schedule_rj_conference(self, info: Info, input: ScheduleRjConferenceInput) -> RjConferenceResult:
         return await _conference(
             info,
-            lambda: service.schedule_conference(
-                db=info.context.db,
-                actor=_actor(info),
+            lambda db, actor: service.schedule_conference(
+                db=db,
+                actor=actor,
                 case_id=record_id(input.case_id, "case"),
                 booking=input.values(),
                 idempotency_key=input.idempotency_key,
@@ -497,9 +485,9 @@ class RestorativeJusticeMutation:
     async def reschedule_rj_conference(self, info: Info, input: RescheduleRjConferenceInput) -> RjConferenceResult:
         return await _conference(
             info,
-            lambda: service.reschedule_conference(
-                db=info.context.db,
-                actor=_actor(info),
+            lambda db, actor: service.reschedule_conference(
+                db=db,
+                actor=actor,
                 conference_id=record_id(input.conference_id, "conference"),
                 starts_at=input.starts_at,
                 duration_minutes=input.duration_minutes,
@@ -512,9 +500,9 @@ class RestorativeJusticeMutation:
     async def cancel_rj_conference(self, info: Info, input: RjConferenceChangeInput) -> RjConferenceResult:
         return await _conference(
             info,
-            lambda: service.cancel_conference(
-                db=info.context.db,
-                actor=_actor(info),
+            lambda db, actor: service.cancel_conference(
+                db=db,
+                actor=actor,
                 conference_id=record_id(input.conference_id, "conference"),
                 reason=input.reason,
                 idempotency_key=input.idempotency_key,
@@ -525,9 +513,9 @@ class RestorativeJusticeMutation:
     async def record_rj_attendance(self, info: Info, input: RecordRjAttendanceInput) -> RjConferenceResult:
         return await _conference(
             info,
-            lambda: service.record_attendance(
-                db=info.context.db,
-                actor=_actor(info),
+            lambda db, actor: service.record_attendance(
+                db=db,
+                actor=actor,
                 conference_id=record_id(input.conference_id, "conference"),
                 attended_party_ids=frozenset(record_id(p, "party") for p in input.attended_party_ids),
                 idempotency_key=input.idempotency_key,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 import strawberry
 
-from gateway.consent.service import as_utc
-from gateway.organisations.models import utc_now
+from gateway.clock import as_utc, utc_now
+from gateway.graphql.results import OperationError
 from gateway.restorative_justice.models import (
     AgreementAction,
     Conference,
@@ -275,3 +276,36 @@ class RjCaseloadEntryType:
 class RjCasePage:
     items: list[RjCaseType]
     next_cursor: str | None
+
+
+@strawberry.type
+class RjCasePayload:
+    case: RjCaseType
+
+
+@strawberry.type
+class RjPartyPayload:
+    party: RjPartyRefType
+
+
+@strawberry.type
+class RjConferencePayload:
+    conference: RjConferenceType
+
+
+@strawberry.type
+class RjFacilitatorPayload:
+    facilitator: RjFacilitatorType
+
+
+@strawberry.type(description="A new calendar-feed URL path and query; shown once, only its hash is kept.")
+class RjCalendarFeedPayload:
+    facilitator: RjFacilitatorType
+    feed_path: str = strawberry.field(description="Append to the gateway's URL; it holds the token, keep it private.")
+
+
+RjCaseResult = Annotated[RjCasePayload | OperationError, strawberry.union("RjCaseResult")]
+RjPartyResult = Annotated[RjPartyPayload | OperationError, strawberry.union("RjPartyResult")]
+RjConferenceResult = Annotated[RjConferencePayload | OperationError, strawberry.union("RjConferenceResult")]
+RjFacilitatorResult = Annotated[RjFacilitatorPayload | OperationError, strawberry.union("RjFacilitatorResult")]
+RjCalendarFeedResult = Annotated[RjCalendarFeedPayload | OperationError, strawberry.union("RjCalendarFeedResult")]

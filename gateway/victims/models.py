@@ -7,8 +7,8 @@ from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
+from gateway.clock import utc_now
 from gateway.db import UTCDateTime, metadata
-from gateway.organisations.models import utc_now
 
 __all__ = [
     "PREFER_NOT_TO_SAY",

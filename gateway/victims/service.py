@@ -1,19 +1,21 @@
-"""Rules for victims: what a record must hold, age from date of birth, and the Hub's audited reads."""
+"""Rules for victims: what a record must hold, age from date of birth, and the Hub's audited reads of them."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlmodel import col, select
 
-from gateway.audit.models import AuditCategory
-from gateway.audit.service import AuditRecord, append_audit
+from gateway.audit.models import AuditCategory, AuditEntry
+from gateway.audit.service import AuditRecord, append_audit, audit_trail
 from gateway.auth.principal import Principal, Scope
 from gateway.db import AsyncSession
-from gateway.errors import Forbidden, NotFound, ValidationFailed
-from gateway.organisations.models import utc_now
+from gateway.errors import NotFound, ValidationFailed
+from gateway.kit import first_or_not_found, require
 from gateway.victims.models import AgeBand, Disability, Sex, Victim
 
 ADULT_AGE = 18
@@ -30,12 +32,38 @@ class GuardianInput:
 
 
 @dataclass(frozen=True, slots=True)
-class SafeContactInput:
+class SafeContact:
+    """How to reach the victim without putting them at risk; every table that holds it uses these column names."""
+
     safe_phone: str | None = None
     safe_times: str | None = None
     voicemail_safe: bool = False
     letters_safe: bool = False
     perpetrator_shares_address: bool = False
+
+
+# What callers build the instructions as; a provider's view of the victim shows the same dataclass.
+SafeContactInput = SafeContact
+SAFE_CONTACT_FIELDS = tuple(f.name for f in dataclasses.fields(SafeContact))
+
+
+def safe_contact_columns(safe: SafeContact) -> dict[str, Any]:
+    """The instructions as the column values a Victim or SelfReferral row stores."""
+    return {name: getattr(safe, name) for name in SAFE_CONTACT_FIELDS}
+
+
+def safe_contact_of(row: Any) -> SafeContact:
+    """The instructions a Victim or SelfReferral row (or a selected row of their columns) holds."""
+    return SafeContact(**{name: getattr(row, name) for name in SAFE_CONTACT_FIELDS})
+
+
+# Besides name and safe contact: what a Victim, its input, a SelfReferral and its submission hold, by these names.
+PERSONAL_DETAIL_FIELDS = ("date_of_birth", "address", "postcode", "phone", "email", "language", "interpreter_needed")
+
+
+def personal_details_of(source: Any) -> dict[str, Any]:
+    """The date of birth, address, phone, e-mail and language any of them holds, by the names the others take."""
+    return {name: getattr(source, name) for name in PERSONAL_DETAIL_FIELDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +84,7 @@ class VictimInput:
     phone: str | None = None
     email: str | None = None
     guardian: GuardianInput | None = None
-    safe_contact: SafeContactInput = field(default_factory=SafeContactInput)
+    safe_contact: SafeContact = field(default_factory=SafeContact)
     language: str | None = None
     interpreter_needed: bool = False
     equality: EqualityInput = field(default_factory=EqualityInput)
@@ -92,27 +120,17 @@ def validate_victim_input(victim: VictimInput, *, today: date) -> None:
 
 def new_victim(victim: VictimInput, *, hub_organisation_id: int) -> Victim:
     """A victim row from validated input, owned by the Hub."""
-    guardian, safe, equality = victim.guardian, victim.safe_contact, victim.equality
+    guardian, equality = victim.guardian, victim.equality
     return Victim(
         hub_organisation_id=hub_organisation_id,
         given_name=victim.given_name.strip(),
         family_name=victim.family_name.strip(),
-        date_of_birth=victim.date_of_birth,
-        address=victim.address,
-        postcode=victim.postcode,
-        phone=victim.phone,
-        email=victim.email,
+        **personal_details_of(victim),
         guardian_name=guardian.name if guardian else None,
         guardian_relationship=guardian.relationship if guardian else None,
         guardian_phone=guardian.phone if guardian else None,
         guardian_email=guardian.email if guardian else None,
-        safe_phone=safe.safe_phone,
-        safe_times=safe.safe_times,
-        voicemail_safe=safe.voicemail_safe,
-        letters_safe=safe.letters_safe,
-        perpetrator_shares_address=safe.perpetrator_shares_address,
-        language=victim.language,
-        interpreter_needed=victim.interpreter_needed,
+        **safe_contact_columns(victim.safe_contact),
         equality_age_band=equality.age_band.value if equality.age_band else None,
         equality_sex=equality.sex.value if equality.sex else None,
         equality_ethnicity=equality.ethnicity,
@@ -120,15 +138,9 @@ def new_victim(victim: VictimInput, *, hub_organisation_id: int) -> Victim:
     )
 
 
-def victim_age(victim: Victim, *, today: date | None = None) -> int | None:
-    """The victim's age today, derived from the date of birth."""
-    return age_on(victim.date_of_birth, today or utc_now().date())
-
-
 async def load_victims(*, db: AsyncSession, actor: Principal, victim_ids: Sequence[int]) -> dict[int, Victim]:
     """The Hub reads its own victims' full records in one query, each read logged as a consultation."""
-    if not actor.has(Scope.REFERRALS_READ):
-        raise Forbidden()
+    require(actor, Scope.REFERRALS_READ)
     if not victim_ids:
         return {}
     rows = await db.exec(
@@ -158,3 +170,12 @@ async def get_victim(*, db: AsyncSession, actor: Principal, victim_id: int) -> V
     if victim_id not in found:
         raise NotFound()
     return found[victim_id]
+
+
+async def read_audit_trail_for_victim(*, db: AsyncSession, actor: Principal, victim_id: int) -> list[AuditEntry]:
+    """A holder of audit:read reads the whole trail of a victim whose record their organisation controls."""
+    require(actor, Scope.AUDIT_READ)
+    await first_or_not_found(
+        db, select(col(Victim.id)).where(Victim.id == victim_id, Victim.hub_organisation_id == actor.organisation_id)
+    )
+    return await audit_trail(db=db, victim_id=victim_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from gateway.graphql.caller import caller
 from gateway.graphql.context import Info
 from gateway.graphql.permissions import Authenticated
 from gateway.viewer.types import ViewerType
@@ -15,6 +16,4 @@ class ViewerQuery:
         description="The calling organisation and what its token grants.", permission_classes=[Authenticated]
     )
     def viewer(self, info: Info) -> ViewerType:
-        principal = info.context.principal
-        assert principal is not None  # guaranteed by Authenticated
-        return ViewerType.from_principal(principal)
+        return ViewerType.from_principal(caller(info))

@@ -53,8 +53,8 @@ async def _build(settings: Settings) -> dict[str, tuple[str, str]]:
     return credentials
 
 
-def make_settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, issuer_url=ISSUER)
+def make_settings(database_url: str, *, fast_execution: bool = True) -> Settings:
+    return Settings(database_url=database_url, issuer_url=ISSUER, fast_execution=fast_execution)
 
 
 @pytest.fixture(scope="session")
@@ -82,9 +82,10 @@ def database_url(
         yield url
 
 
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return make_settings(database_url)
+@pytest.fixture(params=["fast-execution", "plain-execution"])
+def settings(database_url: str, request: pytest.FixtureRequest) -> Settings:
+    """Every API test runs on the gateway's direct path for plain fields and on graphql-core's own executor."""
+    return make_settings(database_url, fast_execution=request.param == "fast-execution")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from gateway.referrals.service import (
-    _FIELD_SOURCES,
+    FIELD_SOURCES,
     VIEW_ATTRIBUTES,
     VIEW_STANDING_ATTRIBUTES,
     ProviderVictimView,
@@ -71,9 +71,9 @@ async def test_a_single_task_reads_only_what_it_selects_and_still_answers(gatewa
 
 def test_every_field_fills_exactly_the_attributes_it_is_listed_with() -> None:
     row = SimpleNamespace(
-        **{column.name: _sample(column) for source in _FIELD_SOURCES.values() for column in source.columns}
+        **{column.name: _sample(column) for source in FIELD_SOURCES.values() for column in source.columns}
     )
-    for victim_field, source in _FIELD_SOURCES.items():
+    for victim_field, source in FIELD_SOURCES.items():
         assert set(source.values(row, date(2026, 11, 30))) == set(VIEW_ATTRIBUTES[victim_field]), victim_field
     data_attributes = {f.name for f in dataclasses.fields(ProviderVictimView)} - VIEW_STANDING_ATTRIBUTES
     assert data_attributes == {name for names in VIEW_ATTRIBUTES.values() for name in names}

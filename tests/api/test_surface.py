@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 
 from gateway.logs import JsonLineFormatter
 from gateway.ratelimit import SlidingWindowLimiter
-from gateway.referrals import intake_http
+from gateway.referrals import http as intake_http
 from gateway.referrals import service as referral_service
 from tests.api.conftest import Gateway, key, sent_task
 

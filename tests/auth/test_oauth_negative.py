@@ -13,8 +13,8 @@ from sqlalchemy import update
 from sqlmodel import func, select
 
 from gateway.auth.models import AuthorizationCode, IssuedToken
+from gateway.clock import utc_now
 from gateway.db import create_engine, create_session_factory
-from gateway.organisations.models import utc_now
 from tests.auth.conftest import (
     REDIRECT_URI,
     World,

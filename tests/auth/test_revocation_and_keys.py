@@ -17,8 +17,8 @@ from sqlmodel import col
 from gateway.auth import service
 from gateway.auth.keys import rotate_signing_key
 from gateway.auth.models import SigningKey
+from gateway.clock import utc_now
 from gateway.db import create_engine, create_session_factory
-from gateway.organisations.models import utc_now
 from tests.auth.conftest import World, authorization_code, bearer_token, decode_unverified, exchange_code
 
 VIEWER = {"query": "{ viewer { organisation } }"}

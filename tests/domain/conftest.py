@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -12,10 +12,11 @@ from sqlalchemy import func
 from sqlmodel import SQLModel, col, select
 
 from gateway.auth.principal import Principal, Role, scopes_for_roles
+from gateway.clock import utc_now
 from gateway.consent.models import ConsentMethod
 from gateway.consent.service import ConsentInput
 from gateway.db import AsyncSession
-from gateway.organisations.models import Organisation, OrganisationRole, utc_now
+from gateway.organisations.models import Organisation, OrganisationRole
 from gateway.organisations.service import OrganisationSpec, demo_organisations, ensure_organisation
 from gateway.referrals.models import ArrivalRoute, DomesticAbuseRisk, Referral, ReferralTask
 from gateway.referrals.service import CaseInput, create_referral, send_task
@@ -78,8 +79,6 @@ def child_victim(age: int = 15, **changes: object) -> VictimInput:
 
 
 def _replace(victim: VictimInput, changes: dict[str, object]) -> VictimInput:
-    from dataclasses import replace
-
     return replace(victim, **changes)  # type: ignore[arg-type]
 
 

@@ -14,9 +14,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import col, select
 
 from gateway.audit.models import AuditEntry
-from gateway.audit.service import read_audit_trail_for_victim, verify_chain
+from gateway.audit.service import verify_chain
 from gateway.consent.models import Consent
-from gateway.consent.service import load_consents_for_victims, withdraw_consent
+from gateway.consent.service import load_consents_for_victims
 from gateway.db import AsyncSession
 from gateway.referrals.models import ReferralTask
 from gateway.referrals.service import (
@@ -24,8 +24,9 @@ from gateway.referrals.service import (
     get_victim_view_for_task,
     load_cases_for_referrals,
     send_task,
+    withdraw_consent,
 )
-from gateway.victims.service import get_victim
+from gateway.victims.service import get_victim, read_audit_trail_for_victim
 from tests.domain.conftest import VICTIM_FAMILY_NAME, VICTIM_GIVEN_NAME, World, key, make_referral
 
 REPOSITORY = Path(__file__).resolve().parents[2]

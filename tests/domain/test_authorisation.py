@@ -7,10 +7,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 from sqlmodel import select
 
-from gateway.audit.service import read_audit_trail_for_victim
 from gateway.auth.principal import Principal, Role, Scope
 from gateway.consent.models import Consent
-from gateway.consent.service import withdraw_consent
 from gateway.db import AsyncSession
 from gateway.errors import DomainError, Forbidden, NotFound
 from gateway.referrals.models import ReferralTask
@@ -22,8 +20,9 @@ from gateway.referrals.service import (
     list_inbox,
     load_contact_attempts_for_tasks,
     load_victim_views_for_tasks,
+    withdraw_consent,
 )
-from gateway.victims.service import get_victim
+from gateway.victims.service import get_victim, read_audit_trail_for_victim
 from tests.domain.conftest import World, key, make_referral, make_sent_task
 
 MISSING = 987_654

@@ -8,8 +8,9 @@ import pytest
 from sqlmodel import col, select
 
 from gateway.audit.models import AuditEntry
+from gateway.clock import utc_now
 from gateway.consent.models import Consent
-from gateway.consent.service import record_consent, withdraw_consent
+from gateway.consent.service import record_consent
 from gateway.db import AsyncSession
 from gateway.errors import (
     ConsentRequired,
@@ -19,14 +20,15 @@ from gateway.errors import (
     ValidationFailed,
 )
 from gateway.events.models import OutboxEvent
-from gateway.organisations.models import utc_now
 from gateway.referrals.models import ReferralTask
 from gateway.referrals.service import (
     accept_task,
     get_victim_view_for_task,
     load_consent_summaries_for_tasks,
     send_task,
+    withdraw_consent,
 )
+from providers.profile import VictimField
 from tests.domain.conftest import (
     VICTIM_FAMILY_NAME,
     VICTIM_GIVEN_NAME,
@@ -240,8 +242,6 @@ async def test_a_fresh_consent_after_withdrawal_restores_sharing_but_an_older_on
 
 async def test_the_provider_view_shows_only_the_categories_the_consent_covers(db: AsyncSession, world: World) -> None:
     # Given consent to share only name and safe contact with the CPN
-    from providers.profile import VictimField
-
     narrow = consent_for("cpn", categories=frozenset({VictimField.NAME, VictimField.SAFE_CONTACT}))
     _, [task] = await make_referral(db, world, providers=("cpn",), consents=[narrow])
     await send_task(db=db, actor=world.coordinator, task_id=_id(task), expected_version=1, idempotency_key=key())

@@ -8,7 +8,7 @@ from sqlalchemy import update
 from gateway.db import AsyncSession
 from gateway.errors import NotEligible
 from gateway.referrals.models import ReferralTask
-from gateway.referrals.service import VIEW_ATTRIBUTES, CaseInput, send_task
+from gateway.referrals.service import VIEW_ATTRIBUTES, CaseInput, get_victim_view_for_task, send_task
 from gateway.victims.models import Victim
 from gateway.victims.service import GuardianInput, VictimInput
 from providers.profile import CrimeCategory, Need, VictimField
@@ -54,8 +54,6 @@ async def test_each_provider_sees_exactly_the_fields_its_profile_allows(
     db: AsyncSession, world: World, slug: str
 ) -> None:
     # Given a fully filled-in record sent to the provider under consent covering every category
-    from gateway.referrals.service import get_victim_view_for_task
-
     victim, case = ELIGIBLE_CASES[slug]
     task = await make_sent_task(db, world, slug, victim=victim, case=case)
     assert task.id is not None

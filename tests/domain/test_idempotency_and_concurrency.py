@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlmodel import SQLModel, col
+from sqlmodel import SQLModel, col, select
 
 from gateway.audit.models import AuditEntry
 from gateway.audit.service import verify_chain
+from gateway.auth.principal import Principal, Role, Scope
 from gateway.consent.models import Consent
 from gateway.db import AsyncSession, create_engine, create_session_factory
 from gateway.errors import Conflict, DomainError, IdempotencyKeyReused
@@ -90,8 +91,6 @@ async def test_a_key_reused_for_a_different_request_is_refused(db: AsyncSession,
 
 async def test_keys_belong_to_one_organisation(db: AsyncSession, world: World) -> None:
     # Given the Hub used a key; when another referrer uses the same key it is a fresh request
-    from gateway.auth.principal import Principal, Role, Scope
-
     other_hub = Principal(
         organisation_id=world.org_id("hub-2"),
         organisation_slug="hub-2",
@@ -159,6 +158,4 @@ async def test_two_caseworkers_racing_to_accept_exactly_one_wins(
 
 
 async def _audit_rows(db: AsyncSession) -> list[AuditEntry]:
-    from sqlmodel import select
-
     return list((await db.exec(select(AuditEntry).order_by(col(AuditEntry.sequence)))).all())

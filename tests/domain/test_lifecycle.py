@@ -7,17 +7,16 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 
+from gateway.clock import utc_now
 from gateway.db import AsyncSession
 from gateway.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from gateway.events.models import OutboxEvent
-from gateway.organisations.models import utc_now
 from gateway.outcomes.models import MeasureResult
-from gateway.outcomes.service import OutcomeRecordInput, complete_task_with_outcome
+from gateway.outcomes.service import OutcomeRecordInput, complete_task, complete_task_with_outcome
 from gateway.referrals.models import CancelReason, FailReason, ReferralTask, RejectReason
 from gateway.referrals.service import (
     accept_task,
     cancel_task,
-    complete_task,
     create_follow_up_task,
     fail_task,
     hold_task,

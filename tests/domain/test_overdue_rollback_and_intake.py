@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -10,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, select
 
 from gateway.audit.models import AuditEntry
+from gateway.clock import utc_now
 from gateway.consent.models import Consent
 from gateway.db import AsyncSession
 from gateway.errors import ConsentRequired, Forbidden, InvalidTransition, NotEligible, ValidationFailed
 from gateway.events.models import OutboxEvent
 from gateway.idempotency.models import IdempotencyRecord
-from gateway.organisations.models import utc_now
 from gateway.referrals.models import (
     Case,
     ContactAttempt,
@@ -160,8 +161,6 @@ async def test_a_refused_send_leaves_the_task_and_the_logs_as_they_were(db: Asyn
 
 
 def _submission(**changes: object) -> SelfReferralSubmission:
-    from dataclasses import replace
-
     submission = SelfReferralSubmission(
         given_name="Self",
         family_name="Referrer",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +15,7 @@ from gateway.organisations.models import Organisation
 from gateway.organisations.service import demo_organisations, ensure_organisation
 from gateway.outcomes.models import MeasureResult
 from gateway.outcomes.service import OutcomeRecordInput, complete_task_with_outcome
+from gateway.referrals import service as referral_service
 from gateway.referrals.models import ReferralTask
 from gateway.referrals.service import accept_task, record_first_contact, send_task
 from gateway.victims.service import VictimInput
@@ -47,10 +50,13 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    # referrals.service reads the time through its own `utc_now` name: sending, accepting, first contact and
-    # closing are all stamped from it, so patching that one name moves the whole lifecycle in time.
+    # Each module of referrals.service reads the time through its own `utc_now` name: sending, accepting, first
+    # contact and closing are all stamped from it, so patching that name in each moves the whole lifecycle in time.
     frozen = Clock()
-    monkeypatch.setattr("gateway.referrals.service.utc_now", frozen)
+    for module_info in pkgutil.iter_modules(referral_service.__path__):
+        module = importlib.import_module(f"{referral_service.__name__}.{module_info.name}")
+        if hasattr(module, "utc_now"):
+            monkeypatch.setattr(module, "utc_now", frozen)
     return frozen
 
 

@@ -18,7 +18,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 from gateway.auth import service as auth_service
 from gateway.db import create_engine, create_session_factory
 from gateway.graphql.permissions import declared_permissions
-from gateway.graphql.schema import build_schema
+from gateway.schema import build_schema
 from gateway.settings import Settings
 from tests.auth.conftest import ISSUER, World, build_world, client_credentials, make_settings
 from tests.conftest import database_copy, prepared_template

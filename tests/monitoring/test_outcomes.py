@@ -10,11 +10,16 @@ from sqlmodel import col, select
 from gateway.audit.models import AuditEntry
 from gateway.db import AsyncSession
 from gateway.errors import NotFound, OutcomeRequired, ValidationFailed
+from gateway.outcomes.inputs import OutcomeInput, ProviderMeasureInput, outcome_record_input
 from gateway.outcomes.models import MeasureResult, OutcomeMeasureResult, OutcomeRecord
-from gateway.outcomes.service import OutcomeRecordInput, complete_task_with_outcome, provider_measures_of
-from gateway.outcomes.types import OutcomeInput, ProviderMeasureInput, outcome_record_input
+from gateway.outcomes.service import (
+    OutcomeRecordInput,
+    complete_task,
+    complete_task_with_outcome,
+    provider_measures_of,
+)
 from gateway.referrals.models import FailReason, ReferralTask
-from gateway.referrals.service import accept_task, complete_task, fail_task
+from gateway.referrals.service import accept_task, fail_task
 from tests.domain.conftest import World, count, key, make_sent_task
 
 OUTCOME = OutcomeRecordInput(

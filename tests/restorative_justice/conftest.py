@@ -9,9 +9,9 @@ import pytest
 
 from gateway.auth.models import User
 from gateway.auth.principal import Principal, Role, Scope, scopes_for_roles
+from gateway.clock import utc_now
 from gateway.consent.models import ConsentMethod
 from gateway.db import AsyncSession
-from gateway.organisations.models import utc_now
 from gateway.restorative_justice import service as rj
 from gateway.restorative_justice.models import CaseSource, PartyRole
 from providers.profile import CrimeCategory

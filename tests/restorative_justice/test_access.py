@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from gateway.auth.principal import Principal, Role, Scope, scopes_for_roles
+from gateway.clock import utc_now
 from gateway.db import AsyncSession
 from gateway.errors import DomainError, ErrorCode
-from gateway.organisations.models import utc_now
 from gateway.restorative_justice import service as rj
 from tests.domain.conftest import World, key
 from tests.restorative_justice.conftest import RjWorld, new_case

@@ -9,9 +9,9 @@ import pytest
 from sqlmodel import col, select
 
 from gateway.audit.models import AuditEntry
+from gateway.clock import utc_now
 from gateway.db import AsyncSession
 from gateway.errors import DomainError, ErrorCode
-from gateway.organisations.models import utc_now
 from gateway.restorative_justice import service as rj
 from gateway.restorative_justice.models import (
     ClosureReason,

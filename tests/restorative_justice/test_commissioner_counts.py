@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from gateway.auth.principal import Principal, Scope
+from gateway.clock import utc_now
 from gateway.db import AsyncSession
 from gateway.errors import ErrorCode, Forbidden
 from gateway.monitoring import service as monitoring
 from gateway.monitoring.periods import quarter_containing
-from gateway.organisations.models import utc_now
 from tests.restorative_justice.conftest import RjWorld, new_case, to_assessment
 
 

@@ -19,9 +19,10 @@ from sqlmodel import col, select
 from gateway.auth import service as auth
 from gateway.auth.models import User
 from gateway.auth.principal import Principal, Role, Scope
+from gateway.clock import utc_now
 from gateway.consent.models import ConsentMethod
 from gateway.db import create_engine, create_session_factory
-from gateway.organisations.models import Organisation, utc_now
+from gateway.organisations.models import Organisation
 from gateway.restorative_justice import service as rj
 from gateway.restorative_justice.models import CaseSource, PartyRole
 from providers.profile import CrimeCategory

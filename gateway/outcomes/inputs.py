@@ -1,12 +1,12 @@
-"""GraphQL input for an outcome, and its conversion to the service's input value."""
+"""GraphQL inputs for completing a task with its outcome, and their conversion to the service's input value."""
 
 from __future__ import annotations
 
 import strawberry
 
+from gateway.graphql.ids import choice
 from gateway.outcomes.models import MeasureResult
 from gateway.outcomes.service import OutcomeRecordInput
-from gateway.referrals.inputs import choice
 
 RESULT_HELP = "improved, not-improved, not-applicable or not-asked"
 
@@ -43,3 +43,11 @@ def outcome_record_input(outcome: OutcomeInput) -> OutcomeRecordInput:
         baseline_score=outcome.baseline_score,
         exit_score=outcome.exit_score,
     )
+
+
+@strawberry.input
+class CompleteTaskInput:
+    task_id: strawberry.ID
+    expected_version: int
+    idempotency_key: str
+    outcome: OutcomeInput

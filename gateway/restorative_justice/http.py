@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from gateway.clock import utc_now
 from gateway.db import AsyncSession
-from gateway.organisations.models import utc_now
 from gateway.restorative_justice import service
 from gateway.restorative_justice.calendar import build_feed
 

@@ -1,4 +1,4 @@
-"""Assembles the GraphQL schema from each domain's resolvers, with the surface limits."""
+"""The GraphQL surface every schema gets: depth, alias, cost and token limits, error masking, logging by type."""
 
 from __future__ import annotations
 
@@ -22,30 +22,14 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from gateway.directory.schema import DirectoryQuery
-from gateway.grants.schema import GrantMutation, GrantQuery
 from gateway.graphql.cost import QueryCostLimiter
 from gateway.graphql.execution import GatewayExecutionContext
-from gateway.monitoring.schema import MonitoringQuery
-from gateway.referrals.schema import ReferralMutation, ReferralQuery
-from gateway.restorative_justice.schema import RestorativeJusticeMutation, RestorativeJusticeQuery
-from gateway.viewer.schema import ViewerQuery
 
 log = logging.getLogger("gateway.graphql")
 MAX_DEPTH = 6
 MAX_ALIASES = 15
 MAX_TOKENS = 1000
 UNEXPECTED_ERROR_MESSAGE = "Unexpected error."
-
-
-@strawberry.type
-class Query(DirectoryQuery, ViewerQuery, ReferralQuery, GrantQuery, MonitoringQuery, RestorativeJusticeQuery):
-    pass
-
-
-@strawberry.type
-class Mutation(ReferralMutation, GrantMutation, RestorativeJusticeMutation):
-    pass
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -92,17 +76,15 @@ class GatewaySchema(strawberry.Schema):
             )
 
 
-def build_schema(*, production: bool = False) -> strawberry.Schema:
-    """The schema; in production introspection and field suggestions are off."""
+def make_schema(*, query: type, mutation: type, production: bool, fast_execution: bool = True) -> strawberry.Schema:
+    """A schema over these root types with the limits on; in production introspection and suggestions are off.
+
+    `fast_execution` picks the gateway's direct path for plain fields; off, graphql-core executes every field.
+    """
     return GatewaySchema(
-        query=Query,
-        mutation=Mutation,
+        query=query,
+        mutation=mutation,
         extensions=_extensions(production=production),
         config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=production),
-        execution_context_class=GatewayExecutionContext,
+        execution_context_class=GatewayExecutionContext if fast_execution else None,
     )
-
-
-def export_sdl() -> str:
-    """The SDL checked in as schema.graphql."""
-    return build_schema().as_str() + "\n"

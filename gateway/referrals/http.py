@@ -14,9 +14,9 @@ from starlette.responses import JSONResponse
 
 from gateway.db import AsyncSession
 from gateway.errors import DomainError
+from gateway.graphql.ids import choice
 from gateway.ratelimit import SlidingWindowLimiter
 from gateway.referrals import service
-from gateway.referrals.inputs import choice
 from gateway.victims.service import SafeContactInput
 from providers.profile import CrimeCategory, Need
 

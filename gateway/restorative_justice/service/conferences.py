@@ -1,0 +1,339 @@
+"""Conferences of an RJ case: booking them free of clashes, moving or cancelling them, and recording attendance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col, select
+
+from gateway.auth.principal import Principal
+from gateway.clock import as_utc, utc_now
+from gateway.db import AsyncSession
+from gateway.errors import (
+    DomainError,
+    FacilitatorDoubleBooked,
+    InvalidTransition,
+    NotFound,
+    PartyDoubleBooked,
+    ValidationFailed,
+    VenueTaken,
+)
+from gateway.kit import bounded_text
+from gateway.restorative_justice.models import (
+    Conference,
+    ConferenceFacilitator,
+    ConferenceParticipant,
+    ConferenceStatus,
+    RjCase,
+    RjStage,
+)
+from gateway.restorative_justice.service.access import (
+    CASEWORK,
+    MANAGE,
+    CaseStep,
+    SubjectIds,
+    add_to_case,
+    case_parties,
+    change_in_case,
+    require_rj_hub,
+)
+from gateway.restorative_justice.service.facilitators import accredited_facilitators
+from gateway.restorative_justice.service.rules import consented, require_cleared_assessment, require_stage
+
+MIN_CONFERENCE_MINUTES, MAX_CONFERENCE_MINUTES = 15, 8 * 60
+# Scheduling conflicts are checked then written; this lock makes check-and-book one step on PostgreSQL.
+CONFERENCE_BOOKING_LOCK_KEY = 0x726A_636F_6E66  # "rjconf"
+# A conference is booked, moved or attended only while its case is being prepared or intervened in.
+BOOKING_STAGES = (RjStage.PREPARATION, RjStage.INTERVENTION)
+
+SCHEDULE = CaseStep("rj.conference.schedule", stages=BOOKING_STAGES, scopes=MANAGE)
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceBooking:
+    starts_at: datetime
+    duration_minutes: int
+    venue: str | None
+    video_call: bool
+    party_ids: frozenset[int]
+    # Empty: the case's lead and co-facilitator.
+    facilitator_ids: frozenset[int] = frozenset()
+
+
+def _venue_key(venue: str | None) -> str | None:
+    return " ".join(venue.lower().split()) if venue else None
+
+
+def _interval(starts_at: datetime, duration_minutes: int) -> tuple[datetime, datetime]:
+    if not MIN_CONFERENCE_MINUTES <= duration_minutes <= MAX_CONFERENCE_MINUTES:
+        raise ValidationFailed(f"A conference lasts {MIN_CONFERENCE_MINUTES} to {MAX_CONFERENCE_MINUTES} minutes.")
+    start = as_utc(starts_at)
+    if start < utc_now():
+        raise ValidationFailed("A conference cannot be booked in the past.")
+    return start, start + timedelta(minutes=duration_minutes)
+
+
+async def _lock_bookings(db: AsyncSession) -> None:
+    connection = await db.connection()
+    if connection.dialect.name == "postgresql":
+        await db.exec(select(sa.func.pg_advisory_xact_lock(CONFERENCE_BOOKING_LOCK_KEY)))
+
+
+def _overlapping(starts_at: datetime, ends_at: datetime, excluding: int | None) -> list[ColumnElement[bool]]:
+    # Half-open intervals: one conference may end exactly when the next begins.
+    clauses = [
+        col(Conference.status) == ConferenceStatus.SCHEDULED.value,
+        col(Conference.starts_at) < ends_at,
+        col(Conference.ends_at) > starts_at,
+    ]
+    if excluding is not None:
+        clauses.append(col(Conference.id) != excluding)
+    return clauses
+
+
+async def _refuse_conflicts(
+    db: AsyncSession,
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    facilitator_ids: Sequence[int],
+    party_ids: Sequence[int],
+    venue_key: str | None,
+    excluding: int | None,
+) -> None:
+    """Refuse a booking that double-books a facilitator, a party or a venue, across every RJ case."""
+    overlapping = _overlapping(starts_at, ends_at, excluding)
+    booked_people: list[tuple[Any, Any, Sequence[int], type[DomainError]]] = [
+        (
+            ConferenceFacilitator.conference_id,
+            ConferenceFacilitator.facilitator_id,
+            facilitator_ids,
+            FacilitatorDoubleBooked,
+        ),
+        (ConferenceParticipant.conference_id, ConferenceParticipant.party_id, party_ids, PartyDoubleBooked),
+    ]
+    for conference_id, person_id, wanted, clash in booked_people:
+        found = (
+            await db.exec(
+                select(conference_id)
+                .join(Conference, col(Conference.id) == col(conference_id))
+                .where(col(person_id).in_(list(wanted)), *overlapping)
+                .limit(1)
+            )
+        ).first()
+        if found is not None:
+            raise clash()
+    if venue_key is not None:
+        venue_clash = (
+            await db.exec(select(Conference.id).where(col(Conference.venue_key) == venue_key, *overlapping).limit(1))
+        ).first()
+        if venue_clash is not None:
+            raise VenueTaken()
+
+
+async def schedule_conference(
+    *, db: AsyncSession, actor: Principal, case_id: int, booking: ConferenceBooking, idempotency_key: str
+) -> Conference:
+    """The co-ordinator books a conference of consenting parties with accredited facilitators, free of clashes."""
+
+    async def book(case: RjCase) -> tuple[Conference, SubjectIds]:
+        require_cleared_assessment(case)
+        starts_at, ends_at = _interval(booking.starts_at, booking.duration_minutes)
+        venue = bounded_text(booking.venue, "venue", max_length=200)
+        if booking.video_call == (venue is not None):
+            raise ValidationFailed("A conference has either a venue or a video call.")
+        if not booking.party_ids:
+            raise ValidationFailed("A conference has participants.")
+        parties = {p.id: p for p in await case_parties(db, case_id)}
+        for party_id in booking.party_ids:
+            party = parties.get(party_id)
+            if party is None:
+                raise NotFound()
+            if not consented(party):
+                raise InvalidTransition("Every participant must have consented and be willing.")
+        facilitator_ids = sorted(booking.facilitator_ids) or [
+            f for f in (case.lead_facilitator_id, case.co_facilitator_id) if f is not None
+        ]
+        if not facilitator_ids:
+            raise ValidationFailed("Assign a lead facilitator or name the conference's facilitators.")
+        # Accredited on the day of the conference, not only today.
+        await accredited_facilitators(db, actor, facilitator_ids, max(starts_at.date(), utc_now().date()))
+        await _lock_bookings(db)
+        party_ids = sorted(booking.party_ids)
+        await _refuse_conflicts(
+            db,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            facilitator_ids=facilitator_ids,
+            party_ids=party_ids,
+            venue_key=_venue_key(venue),
+            excluding=None,
+        )
+        conference = Conference(
+            case_id=case_id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            venue=venue,
+            venue_key=_venue_key(venue),
+            video_call=booking.video_call,
+            status=ConferenceStatus.SCHEDULED.value,
+        )
+        db.add(conference)
+        await db.flush()
+        assert conference.id is not None
+        for party_id in party_ids:
+            db.add(ConferenceParticipant(conference_id=conference.id, party_id=party_id))
+        for facilitator_id in facilitator_ids:
+            db.add(ConferenceFacilitator(conference_id=conference.id, facilitator_id=facilitator_id))
+        return conference, {"rj_conference": conference.id}
+
+    return await add_to_case(db, actor, SCHEDULE, Conference, case_id, idempotency_key, {"b": booking}, add=book)
+
+
+def _require_scheduled(conference: Conference) -> None:
+    if conference.status != ConferenceStatus.SCHEDULED.value:
+        raise InvalidTransition(f"The conference is {conference.status}.")
+
+
+async def _booked(db: AsyncSession, conference_id: int) -> tuple[list[int], list[int]]:
+    facilitator_ids = list(
+        (
+            await db.exec(
+                select(ConferenceFacilitator.facilitator_id).where(
+                    col(ConferenceFacilitator.conference_id) == conference_id
+                )
+            )
+        ).all()
+    )
+    party_ids = list(
+        (
+            await db.exec(
+                select(ConferenceParticipant.party_id).where(col(ConferenceParticipant.conference_id) == conference_id)
+            )
+        ).all()
+    )
+    return facilitator_ids, party_ids
+
+
+async def reschedule_conference(
+    *,
+    db: AsyncSession,
+    actor: Principal,
+    conference_id: int,
+    starts_at: datetime,
+    duration_minutes: int,
+    reason: str,
+    idempotency_key: str,
+) -> Conference:
+    """The co-ordinator moves a scheduled conference to a time free for all its facilitators, parties and venue."""
+    require_rj_hub(actor, *MANAGE)
+
+    async def reschedule(conference: Conference, case: RjCase) -> SubjectIds:
+        _require_scheduled(conference)
+        require_stage(case, *BOOKING_STAGES)
+        why = bounded_text(reason, "reason", max_length=200, required=True)
+        new_start, new_end = _interval(starts_at, duration_minutes)
+        facilitator_ids, party_ids = await _booked(db, conference_id)
+        await accredited_facilitators(db, actor, facilitator_ids, max(new_start.date(), utc_now().date()))
+        await _lock_bookings(db)
+        await _refuse_conflicts(
+            db,
+            starts_at=new_start,
+            ends_at=new_end,
+            facilitator_ids=facilitator_ids,
+            party_ids=party_ids,
+            venue_key=conference.venue_key,
+            excluding=conference_id,
+        )
+        conference.starts_at, conference.ends_at = new_start, new_end
+        conference.status_reason = why
+        conference.sequence += 1
+        conference.updated_at = utc_now()
+        return {"rj_conference": conference_id}
+
+    request = {"conf": conference_id, "s": starts_at, "d": duration_minutes, "r": reason}
+    return await change_in_case(
+        db, actor, Conference, "rj.conference.reschedule", conference_id, idempotency_key, request, change=reschedule
+    )
+
+
+async def cancel_conference(
+    *, db: AsyncSession, actor: Principal, conference_id: int, reason: str, idempotency_key: str
+) -> Conference:
+    """The co-ordinator cancels a scheduled conference with a reason."""
+    require_rj_hub(actor, *MANAGE)
+
+    async def cancel(conference: Conference, case: RjCase) -> SubjectIds:
+        # Whatever the case's stage: a halted case's conference can still be called off.
+        _require_scheduled(conference)
+        conference.status = ConferenceStatus.CANCELLED.value
+        conference.status_reason = bounded_text(reason, "reason", max_length=200, required=True)
+        conference.sequence += 1
+        conference.updated_at = utc_now()
+        return {"rj_conference": conference_id}
+
+    request = {"conf": conference_id, "r": reason}
+    return await change_in_case(
+        db, actor, Conference, "rj.conference.cancel", conference_id, idempotency_key, request, change=cancel
+    )
+
+
+async def record_attendance(
+    *,
+    db: AsyncSession,
+    actor: Principal,
+    conference_id: int,
+    attended_party_ids: frozenset[int],
+    idempotency_key: str,
+) -> Conference:
+    """Once a scheduled conference has started, who attended is recorded and the conference is held."""
+    require_rj_hub(actor, *CASEWORK)
+
+    async def attend(conference: Conference, case: RjCase) -> SubjectIds:
+        _require_scheduled(conference)
+        require_stage(case, *BOOKING_STAGES)
+        if as_utc(conference.starts_at) > utc_now():
+            raise InvalidTransition("Attendance is recorded once the conference has started.")
+        participants = list(
+            (
+                await db.exec(
+                    select(ConferenceParticipant).where(col(ConferenceParticipant.conference_id) == conference_id)
+                )
+            ).all()
+        )
+        if not attended_party_ids <= {p.party_id for p in participants}:
+            raise ValidationFailed("Only the conference's participants can be recorded as attending.")
+        for participant in participants:
+            participant.attended = participant.party_id in attended_party_ids
+            db.add(participant)
+        conference.status = ConferenceStatus.HELD.value
+        conference.updated_at = utc_now()
+        return {"rj_conference": conference_id}
+
+    request = {"conf": conference_id, "a": sorted(attended_party_ids)}
+    return await change_in_case(
+        db, actor, Conference, "rj.conference.attendance", conference_id, idempotency_key, request, change=attend
+    )
+
+
+async def load_conference_links(
+    *, db: AsyncSession, conference_ids: Sequence[int]
+) -> tuple[dict[int, list[ConferenceParticipant]], dict[int, list[int]]]:
+    """Participants and facilitator ids of conferences the caller has already been allowed to load, in two queries."""
+    participants: dict[int, list[ConferenceParticipant]] = {i: [] for i in conference_ids}
+    booked: dict[int, list[int]] = {i: [] for i in conference_ids}
+    if not conference_ids:
+        return participants, booked
+    wanted = list(conference_ids)
+    attending = select(ConferenceParticipant).where(col(ConferenceParticipant.conference_id).in_(wanted))
+    for participant in (await db.exec(attending.order_by(col(ConferenceParticipant.party_id)))).all():
+        participants[participant.conference_id].append(participant)
+    facilitating = select(ConferenceFacilitator).where(col(ConferenceFacilitator.conference_id).in_(wanted))
+    for link in (await db.exec(facilitating.order_by(col(ConferenceFacilitator.facilitator_id)))).all():
+        booked[link.conference_id].append(link.facilitator_id)
+    return participants, booked
