@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.inbox_benchmark                  # 100,000 referrals, 16 clients, 5 s warm-up, 25 s
     .venv/bin/python -m bench.inbox_benchmark --duration 10 --referrals 20000 --workers 1
 
-It starts a throwaway PostgreSQL cluster (tests/postgres_cluster.py), migrates it, seeds the organisations, a
+It starts a throwaway PostgreSQL cluster (tests/support/postgres_cluster.py), migrates it, seeds the organisations, a
 signing key and one machine client for the provider `cpn`, and bulk-loads the referrals with SQL. Then, one after
 the other so they never share the CPU, it serves each of
 
@@ -637,7 +637,7 @@ def _bench_bare(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
-    from tests.postgres_cluster import PostgresCluster
+    from tests.support.postgres_cluster import PostgresCluster
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.monitoring_benchmark                      # 1,000,000 on PostgreSQL, 100,000 on SQLite
     .venv/bin/python -m bench.monitoring_benchmark --postgres-tasks 200000 --sqlite-tasks 20000 --repeat 3
 
-It starts a throwaway PostgreSQL cluster (tests/postgres_cluster.py) and a SQLite file in a temporary directory,
+It starts a throwaway PostgreSQL cluster (tests/support/postgres_cluster.py) and a SQLite file in a temporary directory,
 migrates both to head, creates the demo organisations, and bulk-loads a year (financial year 2025/26) of tasks
 with their victims, consents, cases, referrals and outcome records straight into the tables (COPY on
 PostgreSQL, executemany on SQLite): a benchmark, not a test, so the service layer is bypassed for loading only.
@@ -34,7 +34,7 @@ from gateway.migrate import upgrade
 from gateway.monitoring.service import monitoring_report
 from gateway.organisations.service import demo_organisations, ensure_organisation
 from providers.registry import all_profiles
-from tests.postgres_cluster import PostgresCluster
+from tests.support.postgres_cluster import PostgresCluster
 
 YEAR_START = datetime(2025, 4, 1, tzinfo=UTC)
 TASKS_PER_REFERRAL = 4

@@ -12,9 +12,9 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Route
 
 from gateway.auth.backend import BearerTokenBackend, invalid_token_response
+from gateway.auth.http import AuthorizationEndpoints
 from gateway.auth.server import GatewayAuthorizationServer
 from gateway.auth.tokens import TokenVerifier
-from gateway.auth.views import AuthorizationEndpoints
 from gateway.db import create_engine, create_session_factory
 from gateway.graphql.view import GatewayGraphQL
 from gateway.health import healthz, readyz

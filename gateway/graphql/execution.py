@@ -16,7 +16,7 @@ For exactly those fields this context reads the attribute itself, while executin
 Anything else, and any surprise on the way (a missing attribute, a null for a non-null field or item, a value the
 scalar refuses, something awaitable), goes through graphql-core's own `execute_field`, which repeats the plain
 read and reports the error in its usual shape. Strawberry marks its basic-field resolver `_is_default` for the
-same reason: it builds no `Info` for them either. tests/test_graphql_execution.py holds the answers to
+same reason: it builds no `Info` for them either. tests/graphql/test_execution.py holds the answers to
 graphql-core's, field for field and error for error.
 """
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from joserfc.jwk import ECKey, KeySet
 
-from tests.auth.conftest import World
+from tests.support.auth import World
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 

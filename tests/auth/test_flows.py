@@ -10,7 +10,7 @@ import httpx2
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 
-from tests.auth.conftest import PASSWORD, REDIRECT_URI, LiveGateway
+from tests.support.auth import PASSWORD, REDIRECT_URI, LiveGateway
 
 VIEWER = {"query": "{ viewer { organisation kind scopes roles } }"}
 

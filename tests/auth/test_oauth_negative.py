@@ -15,7 +15,7 @@ from sqlmodel import func, select
 from gateway.auth.models import AuthorizationCode, IssuedToken
 from gateway.clock import utc_now
 from gateway.db import create_engine, create_session_factory
-from tests.auth.conftest import (
+from tests.support.auth import (
     REDIRECT_URI,
     World,
     authorization_code,

@@ -19,7 +19,7 @@ from gateway.auth.keys import rotate_signing_key
 from gateway.auth.models import SigningKey
 from gateway.clock import utc_now
 from gateway.db import create_engine, create_session_factory
-from tests.auth.conftest import World, authorization_code, bearer_token, decode_unverified, exchange_code
+from tests.support.auth import World, authorization_code, bearer_token, decode_unverified, exchange_code
 
 VIEWER = {"query": "{ viewer { organisation } }"}
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -25,7 +25,7 @@ from sqlmodel import select
 
 from gateway.auth.models import SigningKey
 from gateway.db import create_engine, create_session_factory
-from tests.auth.conftest import ISSUER, World, b64url_json, bearer_token, decode_unverified
+from tests.support.auth import ISSUER, World, b64url_json, bearer_token, decode_unverified
 
 # Each endpoint would answer 200 to an anonymous caller or a good token; a bad token must still get 401.
 ENDPOINTS: dict[str, Callable[[httpx.AsyncClient, dict[str, str]], Any]] = {

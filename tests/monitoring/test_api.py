@@ -20,8 +20,8 @@ from gateway.db import create_engine, create_session_factory
 from gateway.graphql.permissions import declared_permissions
 from gateway.schema import build_schema
 from gateway.settings import Settings
-from tests.auth.conftest import ISSUER, World, build_world, client_credentials, make_settings
-from tests.conftest import database_copy, prepared_template
+from tests.support.auth import ISSUER, World, build_world, client_credentials, make_settings
+from tests.support.databases import world_database
 
 # Every field name that would carry something about a person (camelCase, as the schema spells them).
 PERSONAL_FIELDS = frozenset(
@@ -91,19 +91,8 @@ def database_url(
     monitoring_templates: dict[str, tuple[Path, str, Callers]],
 ) -> Iterator[str]:
     """A private copy of a database with the organisations, a signing key and every kind of caller."""
-    if database_kind not in monitoring_templates:
-        built: list[Callers] = []
-        sqlite_file, postgres_name = prepared_template(
-            database_kind,
-            request,
-            "monitoring_world",
-            lambda url: built.append(asyncio.run(_add_callers(make_settings(url)))),
-        )
-        monitoring_templates[database_kind] = (sqlite_file, postgres_name, built[0])
-    sqlite_file, postgres_name, _ = monitoring_templates[database_kind]
-    with database_copy(
-        database_kind, request, tmp_path, sqlite_file=sqlite_file, postgres_database=postgres_name
-    ) as url:
+    build = lambda url: asyncio.run(_add_callers(make_settings(url)))  # noqa: E731
+    with world_database(database_kind, request, tmp_path, monitoring_templates, "monitoring_world", build) as (url, _):
         yield url
 
 

@@ -16,8 +16,8 @@ from gateway.cli import main
 from gateway.db import AsyncSession
 from gateway.errors import ValidationFailed
 from gateway.monitoring.periods import Quarter, quarter_containing, quarters_between
-from tests.domain.conftest import World
-from tests.monitoring.conftest import YEAR_START, Clock, supported_case
+from tests.support.casework import YEAR_START, Clock, supported_case
+from tests.support.domain import World
 
 
 @pytest.mark.parametrize(

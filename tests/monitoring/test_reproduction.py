@@ -20,8 +20,8 @@ from gateway.db import AsyncSession
 from gateway.monitoring.service import MonitoringRow, monitoring_report, quarterly_return
 from gateway.outcomes.models import MeasureResult
 from gateway.outcomes.service import OutcomeRecordInput
-from tests.domain.conftest import World
-from tests.monitoring.conftest import YEAR_START, Clock, commissioner, supported_case
+from tests.support.casework import YEAR_START, Clock, commissioner, supported_case
+from tests.support.domain import World
 
 YEAR = ("2025-Q1", "2025-Q4")
 PROVIDERS = ("cpn", "rj-hub")

@@ -14,8 +14,8 @@ from gateway.monitoring.service import Count, MonitoringRow, monitoring_report, 
 from gateway.monitoring.suppression import Sum, lone_hidden_members, primary, secondary
 from gateway.referrals.models import RejectReason
 from gateway.referrals.service import reject_task
-from tests.domain.conftest import World, key
-from tests.monitoring.conftest import YEAR_START, Clock, commissioner, sent_task, supported_case
+from tests.support.casework import YEAR_START, Clock, commissioner, sent_task, supported_case
+from tests.support.domain import World, key
 
 
 def _counts(value: object) -> Iterator[Count]:

@@ -15,11 +15,7 @@ from gateway.db import AsyncSession
 from gateway.restorative_justice import service as rj
 from gateway.restorative_justice.models import CaseSource, PartyRole
 from providers.profile import CrimeCategory
-from tests.domain import conftest as domain
-from tests.domain.conftest import World, key
-
-# The domain tests' fixture: every demo organisation.
-world = domain.world
+from tests.support.domain import World, key
 
 HARMED_NAME = ("Perpetua", "Ravensworth")
 RESPONSIBLE_NAME = ("Barnaby", "Thistlewood")

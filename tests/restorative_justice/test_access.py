@@ -13,8 +13,8 @@ from gateway.clock import utc_now
 from gateway.db import AsyncSession
 from gateway.errors import DomainError, ErrorCode
 from gateway.restorative_justice import service as rj
-from tests.domain.conftest import World, key
 from tests.restorative_justice.conftest import RjWorld, new_case
+from tests.support.domain import World, key
 
 
 async def test_facilitator_a_reaches_only_the_cases_assigned_to_them(db: AsyncSession, rjw: RjWorld) -> None:

@@ -23,8 +23,8 @@ from gateway.restorative_justice.models import (
     Satisfaction,
 )
 from providers.profile import CrimeCategory
-from tests.domain.conftest import key
 from tests.restorative_justice.conftest import BuiltCase, RjWorld, new_case, slot, to_assessment, to_preparation
+from tests.support.domain import key
 
 
 async def _book(

@@ -1,13 +1,5 @@
-"""The API world of tests/api (demo organisations, a signing key, a machine client per role), reused for RJ."""
+"""The API world (demo organisations, a signing key, a machine client per role) for the RJ API tests."""
 
-from __future__ import annotations
+from tests.support.api import api_templates, client, database_url, gateway, settings, world
 
-from tests.api import conftest as api
-
-# Fixtures re-bound here so these tests get the API world's database, settings, app client and gateway.
-api_templates = api.api_templates
-database_url = api.database_url
-settings = api.settings
-world = api.world
-client = api.client
-gateway = api.gateway
+__all__ = ["api_templates", "client", "database_url", "gateway", "settings", "world"]

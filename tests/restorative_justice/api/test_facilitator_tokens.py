@@ -17,8 +17,8 @@ from gateway.organisations.models import Organisation
 from gateway.restorative_justice import service as rj
 from gateway.restorative_justice.models import CaseSource
 from providers.profile import CrimeCategory
-from tests.api.conftest import ApiWorld, key
-from tests.auth.conftest import REDIRECT_URI, authorize_params, pkce_pair, sign_in
+from tests.support.api import ApiWorld, key
+from tests.support.auth import REDIRECT_URI, authorize_params, pkce_pair, sign_in
 
 PASSWORD = "a facilitator's long password"
 CASES = "{ rjCases { items { id reference } } }"

@@ -26,7 +26,7 @@ from gateway.organisations.models import Organisation
 from gateway.restorative_justice import service as rj
 from gateway.restorative_justice.models import CaseSource, PartyRole
 from providers.profile import CrimeCategory
-from tests.api.conftest import ApiWorld, Gateway, key, sent_task
+from tests.support.api import ApiWorld, Gateway, key, sent_task
 
 ACCEPT = """mutation($i: TaskChangeInput!) { acceptTask(input: $i) {
   __typename ... on TaskPayload { task { id status version } } ... on OperationError { code } } }"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.api.conftest import CREATE_REFERRAL, Gateway, key, referral_input, sent_task
+from tests.support.api import CREATE_REFERRAL, Gateway, key, referral_input, sent_task
 
 TASK_WITH_VICTIM = """
 query($id: ID!) {

@@ -27,7 +27,7 @@ from gateway.referrals.service import (
     withdraw_consent,
 )
 from gateway.victims.service import get_victim, read_audit_trail_for_victim
-from tests.domain.conftest import VICTIM_FAMILY_NAME, VICTIM_GIVEN_NAME, World, key, make_referral
+from tests.support.domain import VICTIM_FAMILY_NAME, VICTIM_GIVEN_NAME, World, key, make_referral
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 

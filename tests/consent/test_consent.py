@@ -29,7 +29,7 @@ from gateway.referrals.service import (
     withdraw_consent,
 )
 from providers.profile import VictimField
-from tests.domain.conftest import (
+from tests.support.domain import (
     VICTIM_FAMILY_NAME,
     VICTIM_GIVEN_NAME,
     World,

@@ -18,7 +18,7 @@ from gateway.idempotency.models import IdempotencyRecord
 from gateway.referrals.models import Case, Referral, ReferralTask
 from gateway.referrals.service import accept_task, create_referral
 from gateway.victims.models import Victim
-from tests.domain.conftest import World, adult_victim, case_input, consent_for, count, make_sent_task
+from tests.support.domain import World, adult_victim, case_input, consent_for, count, make_sent_task
 
 TABLES: tuple[type[SQLModel], ...] = (
     Victim,

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from tests.api.conftest import PROVIDERS, Gateway, SentTask, key, sent_task
+from tests.support.api import PROVIDERS, Gateway, SentTask, key, sent_task
 
 ROLES = [None, "hub", "hub-supervisor", "commissioner", *PROVIDERS]
 MISSING_ID = "987654"

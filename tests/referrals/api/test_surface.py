@@ -16,7 +16,7 @@ from gateway.logs import JsonLineFormatter
 from gateway.ratelimit import SlidingWindowLimiter
 from gateway.referrals import http as intake_http
 from gateway.referrals import service as referral_service
-from tests.api.conftest import Gateway, key, sent_task
+from tests.support.api import Gateway, key, sent_task
 
 INBOX_WITH_NESTED = """
 query($first: Int!) { inbox(first: $first) { items {

@@ -13,7 +13,7 @@ from gateway.victims.models import Victim
 from gateway.victims.service import GuardianInput, VictimInput
 from providers.profile import CrimeCategory, Need, VictimField
 from providers.registry import all_profiles
-from tests.domain.conftest import (
+from tests.support.domain import (
     VICTIM_FAMILY_NAME,
     VICTIM_GIVEN_NAME,
     World,

@@ -29,7 +29,7 @@ from gateway.referrals.service import (
     schedule_appointment,
     set_task_waitlisted,
 )
-from tests.domain.conftest import World, key, make_referral, make_sent_task
+from tests.support.domain import World, key, make_referral, make_sent_task
 
 AN_OUTCOME = OutcomeRecordInput(
     informed_and_empowered=MeasureResult.IMPROVED,

@@ -7,7 +7,7 @@ import pytest
 
 from gateway.ratelimit import SlidingWindowLimiter
 from gateway.referrals import http as self_referral_http
-from tests.api.conftest import CREATE_REFERRAL, Gateway, key, referral_input, sent_task
+from tests.support.api import CREATE_REFERRAL, Gateway, key, referral_input, sent_task
 
 REFERRAL_RECORD = """
 query($id: ID!) {

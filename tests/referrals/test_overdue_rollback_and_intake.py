@@ -46,7 +46,7 @@ from gateway.referrals.service import (
 from gateway.victims.models import Victim
 from gateway.victims.service import SafeContactInput
 from providers.profile import CrimeCategory
-from tests.domain.conftest import (
+from tests.support.domain import (
     World,
     adult_victim,
     case_input,

@@ -23,7 +23,7 @@ from gateway.referrals.service import (
     withdraw_consent,
 )
 from gateway.victims.service import get_victim, read_audit_trail_for_victim
-from tests.domain.conftest import World, key, make_referral, make_sent_task
+from tests.support.domain import World, key, make_referral, make_sent_task
 
 MISSING = 987_654
 

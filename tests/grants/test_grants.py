@@ -15,8 +15,8 @@ from gateway.errors import Conflict, Forbidden, ValidationFailed
 from gateway.grants.models import FundingSource, GrantTarget, TargetMeasure
 from gateway.grants.service import GrantInput, GrantTargetInput, create_grant, list_grants, update_grant
 from gateway.monitoring.service import Rag, monitoring_report
-from tests.domain.conftest import World, key
-from tests.monitoring.conftest import YEAR_START, Clock, commissioner, supported_case
+from tests.support.casework import YEAR_START, Clock, commissioner, supported_case
+from tests.support.domain import World, key
 
 GRANT = GrantInput(
     provider_slug="cpn",

@@ -20,7 +20,7 @@ from gateway.referrals.service import (
     victim_fields_for_attributes,
 )
 from providers.profile import VictimField
-from tests.api.conftest import Gateway, sent_task
+from tests.support.api import Gateway, sent_task
 
 FULL = """{ inbox(first: 10) { items { id victim { fields givenName familyName address postcode phone email
   safeContact { safePhone } language crimeCategory needs } } } }"""

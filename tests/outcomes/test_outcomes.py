@@ -20,7 +20,7 @@ from gateway.outcomes.service import (
 )
 from gateway.referrals.models import FailReason, ReferralTask
 from gateway.referrals.service import accept_task, fail_task
-from tests.domain.conftest import World, count, key, make_sent_task
+from tests.support.domain import World, count, key, make_sent_task
 
 OUTCOME = OutcomeRecordInput(
     informed_and_empowered=MeasureResult.IMPROVED,

@@ -18,7 +18,7 @@ from gateway.auth.keys import ensure_signing_key
 from gateway.db import create_engine, create_session_factory
 from gateway.organisations.service import demo_organisations, ensure_organisation
 from gateway.settings import Settings
-from tests.conftest import database_copy, prepared_template
+from tests.support.databases import world_database
 
 ISSUER = "https://gateway.test"
 PROVIDERS = ("cpn", "family-action", "rape-crisis", "rj-hub", "road-victims-trust")
@@ -69,16 +69,9 @@ def database_url(
     tmp_path: Path,
     api_templates: dict[str, tuple[Path, str, dict[str, tuple[str, str]]]],
 ) -> Iterator[str]:
-    if database_kind not in api_templates:
-        built: list[dict[str, tuple[str, str]]] = []
-        sqlite_file, postgres_name = prepared_template(
-            database_kind, request, "api_world", lambda url: built.append(asyncio.run(_build(make_settings(url))))
-        )
-        api_templates[database_kind] = (sqlite_file, postgres_name, built[0])
-    sqlite_file, postgres_name, _ = api_templates[database_kind]
-    with database_copy(
-        database_kind, request, tmp_path, sqlite_file=sqlite_file, postgres_database=postgres_name
-    ) as url:
+    """A private copy of a database holding the demo organisations, a signing key and a client per role."""
+    build = lambda url: asyncio.run(_build(make_settings(url)))  # noqa: E731
+    with world_database(database_kind, request, tmp_path, api_templates, "api_world", build) as (url, _):
         yield url
 
 

@@ -1,0 +1,1 @@
+"""Shared test fixtures and builders: databases, the demo world, the API and authorisation-server worlds, casework."""
