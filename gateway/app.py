@@ -17,9 +17,9 @@ from gateway.auth.server import GatewayAuthorizationServer
 from gateway.auth.tokens import TokenVerifier
 from gateway.db import create_engine, create_session_factory
 from gateway.graphql.view import GatewayGraphQL
-from gateway.health import healthz, readyz
+from gateway.health import healthz, readyz, server_error
 from gateway.logs import configure_logging
-from gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from gateway.middleware import BodySizeLimitMiddleware, RequestBodyTimeoutMiddleware, RequestContextMiddleware
 from gateway.referrals.http import SelfReferralEndpoint
 from gateway.restorative_justice.http import FEED_PATH, CalendarFeedEndpoint
 from gateway.schema import build_schema
@@ -64,11 +64,12 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql),  # the view itself refuses anything but JSON POST
             *oauth.routes(),
-            Route("/self-referral", SelfReferralEndpoint(session_factory).handle, methods=["POST"]),
+            Route("/self-referral", SelfReferralEndpoint(settings, session_factory).handle, methods=["POST"]),
             Route(FEED_PATH, CalendarFeedEndpoint(session_factory).handle, methods=["GET"]),
         ],
         middleware=[
             Middleware(RequestContextMiddleware),
+            Middleware(RequestBodyTimeoutMiddleware, seconds=settings.request_body_timeout_seconds),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(
                 AuthenticationMiddleware,
@@ -77,6 +78,8 @@ def create_app(settings: Settings) -> Starlette:
             ),
         ],
         lifespan=lifespan,
+        # Outermost, so it also answers for the token check, which needs the database before any endpoint runs.
+        exception_handlers={Exception: server_error},
     )
     app.state.settings = settings
     app.state.engine = engine

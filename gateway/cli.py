@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 
 import click
-import uvicorn
 from starlette.applications import Starlette
 
-from gateway import migrate
+from gateway import migrate, serving
 from gateway.app import create_app, settle_heap_for_serving
 from gateway.audit.cli import audit
 from gateway.auth.cli import clients, keys, users
@@ -38,7 +37,8 @@ def serve(host: str, port: int, workers: int) -> None:
     target = "gateway.asgi:app" if workers > 1 else _app(settings)
     if workers == 1:
         settle_heap_for_serving()
-    uvicorn.run(target, host=host, port=port, workers=workers, access_log=False, log_config=None, server_header=False)
+    # The limits on slow clients and the trusted-proxy rule live in server_config, which the tests serve with too.
+    serving.serve(serving.server_config(settings, target, host=host, port=port, workers=workers))
 
 
 def _app(settings: Settings) -> Starlette:

@@ -1,11 +1,29 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes, and the answer every endpoint gives while the database cannot be reached."""
 
 from __future__ import annotations
 
+import logging
+
+import asyncpg
+import sqlalchemy.exc
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from gateway.migrate import readiness_problem
+
+log = logging.getLogger("gateway.health")
+# Failures to reach the database rather than faults in a statement: the request may succeed when retried.
+_UNREACHABLE = (
+    OSError,  # connection refused or reset, timeouts
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.DisconnectionError,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection came free in time
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.TooManyConnectionsError,
+)
+RETRY_AFTER_SECONDS = 5
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -17,3 +35,29 @@ async def readyz(request: Request) -> JSONResponse:
     if problem is not None:
         return JSONResponse({"status": "unavailable", "reason": problem}, 503)
     return JSONResponse({"status": "ready"})
+
+
+def is_database_unreachable(error: BaseException) -> bool:
+    """Whether the error, or one it was raised from, is a failure to reach the database."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNREACHABLE):
+            return True
+        if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+async def server_error(request: Request, error: Exception) -> Response:
+    """503 with a JSON error while the database is unreachable (the token check needs it); Starlette's 500 else."""
+    if is_database_unreachable(error):
+        log.error("database unreachable", extra={"error_type": type(error).__name__, "path": request.url.path})
+        return JSONResponse(
+            {"error": "service_unavailable", "message": "The service is unavailable; try again shortly."},
+            503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
+        )
+    return PlainTextResponse("Internal Server Error", 500)

@@ -1,7 +1,8 @@
-"""Pure ASGI middleware: request ids with an access log, and a cap on request body size."""
+"""Pure ASGI middleware: request ids with an access log, a cap on request body size, and a deadline for the body."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -95,3 +96,58 @@ class _BodyTooLarge(Exception):
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     response = JSONResponse({"error": "request_too_large", "message": "The request body is too large."}, 413)
     await response(scope, receive, send)
+
+
+class RequestBodyTimeoutMiddleware:
+    """Answers 408 and closes the connection when a request's body has not all arrived within `seconds` of its head.
+
+    A client that sends a body a byte at a time would otherwise hold its connection and a task for as long as it
+    likes. The deadline covers the whole body, not each read, so trickling cannot extend it.
+    """
+
+    def __init__(self, app: ASGIApp, *, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.seconds
+        body_complete = False
+        response_started = False
+
+        async def receive_in_time() -> Message:
+            nonlocal body_complete
+            if body_complete:
+                return await receive()  # only the disconnect is left to wait for, as long as it takes
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise _BodyTooSlow from None
+            body_complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive_in_time, tracking_send)
+        except _BodyTooSlow:
+            if response_started:
+                raise
+            # Closed after the answer: the rest of the body may still be trickling in.
+            response = JSONResponse(
+                {"error": "request_timeout", "message": "The request body did not arrive in time."},
+                408,
+                headers={"Connection": "close"},
+            )
+            await response(scope, receive, send)
+
+
+class _BodyTooSlow(Exception):
+    pass

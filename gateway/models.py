@@ -16,6 +16,7 @@ TABLE_MODULES = (
     "gateway.outcomes.models",
     "gateway.grants.models",
     "gateway.restorative_justice.models",
+    "gateway.throttles.models",
 )
 
 

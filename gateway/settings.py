@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var") / "gateway.sqlite3"
 DEVELOPMENT_ISSUER = "http://127.0.0.1:8000"
@@ -37,10 +39,43 @@ class Settings(BaseSettings):
     session_secret: str = "dev-only-session-secret-change-me"  # noqa: S105  (refused outside development)
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    # Slow clients (gateway/serving.py, gateway/middleware.py): how long a connection may take to send a request's
+    # head and then its body, how long an idle connection stays open, the largest head, and the open connections
+    # beyond which requests get 503 at once.
+    request_head_timeout_seconds: float = Field(default=10.0, gt=0)
+    request_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    keep_alive_timeout_seconds: int = Field(default=5, gt=0)
+    max_request_head_bytes: int = Field(default=32 * 1024, ge=1024)
+    max_connections: int = Field(default=1000, gt=0)
+    # The sign-in throttle (gateway/auth/service.py): failures per account from one address, per account from every
+    # address together, and per address over every account, each counted for login_lockout_seconds.
     login_max_failures: int = Field(default=5, gt=0)
+    login_account_max_failures: int = Field(default=20, gt=0)
+    login_address_max_failures: int = Field(default=20, gt=0)
     login_lockout_seconds: int = Field(default=300, gt=0)
+    # Proxies whose X-Forwarded-For is believed (gateway/client_address.py): addresses or networks, comma-separated.
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    # The public self-referral door (gateway/throttles/service.py): what one IPv4 address or IPv6 /64 may send per
+    # 10 minutes, and what everyone together may send per hour before a proof of work of this many bits is asked.
+    self_referral_network_limit: int = Field(default=5, gt=0)
+    self_referral_overall_limit: int = Field(default=300, gt=0)
+    self_referral_challenge_bits: int = Field(default=18, ge=1, le=32)
     # The direct path for plain fields (gateway/graphql/execution.py); off runs graphql-core's own executor.
     fast_execution: bool = True
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_trusted_proxies(cls, value: Any) -> Any:
+        # Strict: a network written with host bits set (10.0.0.1/8) is a typo to refuse, not to widen silently.
+        if isinstance(value, str):
+            return tuple(ip_network(item.strip()) for item in value.split(",") if item.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _account_limit_covers_one_address(self) -> Settings:
+        if self.login_account_max_failures < self.login_max_failures:
+            raise ValueError("GATEWAY_LOGIN_ACCOUNT_MAX_FAILURES must be at least GATEWAY_LOGIN_MAX_FAILURES")
+        return self
 
     @property
     def is_development(self) -> bool:

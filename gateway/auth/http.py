@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
@@ -17,17 +19,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.auth import service
+from gateway.auth.bridge import GatewayOAuth2Request, UserAdapter, current_db, current_session_factory
 from gateway.auth.hashing import keyed_digest, new_token, spend_equal_time, verify_password
 from gateway.auth.keys import SIGNING_ALGORITHM, verification_keys
 from gateway.auth.models import User
 from gateway.auth.principal import Scope
-from gateway.auth.server import (
-    GatewayAuthorizationServer,
-    GatewayOAuth2Request,
-    UserAdapter,
-    current_db,
-    current_session_factory,
-)
+from gateway.auth.server import GatewayAuthorizationServer
+from gateway.client_address import client_address, throttle_key
 from gateway.db import AsyncSession
 from gateway.settings import Settings
 
@@ -43,6 +41,34 @@ AUTHORIZE_PARAMETERS = (
     "code_challenge_method",
 )
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# The sign-in page loads nothing (no script, style, image or font), may be framed by nobody and sends no referrer.
+PAGE_HEADERS = {
+    **NO_STORE,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+PAGE_POLICY = "default-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+# An origin as a CSP source: scheme, host and port only, so nothing from the form can add a directive.
+_ORIGIN_NETLOC = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def _redirect_origin(redirect_uri: str) -> str | None:
+    try:
+        parts = urlsplit(redirect_uri)
+    except ValueError:
+        return None
+    if parts.scheme not in ("https", "http") or not _ORIGIN_NETLOC.fullmatch(parts.netloc):
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def page_headers(redirect_uri: str = "") -> dict[str, str]:
+    """Headers for the sign-in pages. The form posts to the gateway, whose answer redirects to the client: browsers
+    apply form-action to that redirect too, so the client's origin is allowed as well."""
+    origin = _redirect_origin(redirect_uri)
+    policy = f"{PAGE_POLICY} {origin}" if origin else PAGE_POLICY
+    return {**PAGE_HEADERS, "Content-Security-Policy": policy}
 
 
 def metadata_document(settings: Settings) -> dict[str, Any]:
@@ -84,6 +110,12 @@ class AuthorizationEndpoints:
         self.settings = settings
         self.server = server
         self.session_factory = session_factory
+        self.login_limits = service.LoginLimits(
+            per_account_from_one_address=settings.login_max_failures,
+            per_account=settings.login_account_max_failures,
+            per_address=settings.login_address_max_failures,
+            lockout_seconds=settings.login_lockout_seconds,
+        )
 
     def routes(self) -> list[Route]:
         return [
@@ -161,9 +193,11 @@ class AuthorizationEndpoints:
         form = await request.form()
         fields = {k: str(form.get(k, "")) for k in AUTHORIZE_PARAMETERS}
         if not self._csrf_ok(request, str(form.get("csrf_token", ""))):
-            return HTMLResponse("The sign-in form expired. Go back and try again.", status_code=400)
+            return HTMLResponse(
+                "The sign-in form expired. Go back and try again.", status_code=400, headers=page_headers()
+            )
         email, password = str(form.get("email", "")), str(form.get("password", ""))
-        user, refusal_message = await self._sign_in(email, password)
+        user, refusal_message = await self._sign_in(request, email, password)
         if user is None:
             return self._login_page(fields, message=refusal_message, status_code=401)
         return await self._run(request, self._issue_code, user)
@@ -171,25 +205,34 @@ class AuthorizationEndpoints:
     def _validate_authorization_request_or_ok(self, oauth_request: GatewayOAuth2Request) -> Response:
         return self._validate_authorization_request(oauth_request) or Response(status_code=200)
 
-    async def _sign_in(self, email: str, password: str) -> tuple[User | None, str]:
+    async def _sign_in(self, request: Request, email: str, password: str) -> tuple[User | None, str]:
         """The active user with this e-mail and password, or None and a message that reveals nothing."""
         generic = "That e-mail address and password do not match an active account."
         settings = self.settings
-        account_key = service.login_account_key(settings.session_secret, email)
+        keys = service.sign_in_keys(
+            session_secret=settings.session_secret,
+            email=email,
+            address_key=throttle_key(client_address(request, settings)),
+        )
+        try:
+            # Committed before the password is checked: a parallel guess sees this one counted.
+            async with self.session_factory() as db, db.begin():
+                claim = await service.claim_sign_in_attempt(db=db, keys=keys, limits=self.login_limits)
+                user = (await db.exec(select(User).where(User.email == service.normalise_email(email)))).first()
+        except service.SignInThrottled as refusal:
+            log.info("sign-in refused by the throttle", extra={"throttle": refusal.counter})
+            return None, "Too many failed attempts. Wait a few minutes before trying again."
+        if user is None:
+            await run_in_threadpool(spend_equal_time)
+            valid = False
+        else:
+            valid = await run_in_threadpool(verify_password, user.password_hash, password) and user.active
         async with self.session_factory() as db, db.begin():
-            if await service.login_locked_until(db=db, account_key=account_key) is not None:
-                return None, "Too many failed attempts. Wait a few minutes before trying again."
-            user = (await db.exec(select(User).where(User.email == service.normalise_email(email)))).first()
-            if user is None:
-                await run_in_threadpool(spend_equal_time)
-                valid = False
-            else:
-                valid = await run_in_threadpool(verify_password, user.password_hash, password) and user.active
-            await service.record_login_result(
+            await service.settle_sign_in_attempt(
                 db=db,
-                account_key=account_key,
+                claim=claim,
                 succeeded=valid,
-                max_failures=settings.login_max_failures,
+                user_id=user.id if user is not None else None,
                 lockout_seconds=settings.login_lockout_seconds,
             )
         if not valid or user is None:
@@ -218,7 +261,7 @@ class AuthorizationEndpoints:
 <label>E-mail address <input type="email" name="email" autocomplete="username" required></label>
 <label>Password <input type="password" name="password" autocomplete="current-password" required></label>
 <button type="submit">Sign in</button></form></main></body></html>"""
-        response = HTMLResponse(page, status_code=status_code, headers={**NO_STORE, "X-Frame-Options": "DENY"})
+        response = HTMLResponse(page, status_code=status_code, headers=page_headers(fields.get("redirect_uri", "")))
         response.set_cookie(
             CSRF_COOKIE,
             nonce,

@@ -124,7 +124,9 @@ class ClientAssertionUse(SQLModel, table=True):
 
 
 class LoginThrottle(SQLModel, table=True):
-    """Failed sign-ins per account key (a hash of the e-mail address, so no address is stored twice)."""
+    """Failed sign-ins per throttle key: an account, an account from one network, or a network (see the throttle in
+    service.py). Keys are keyed hashes, so no e-mail or network address is stored. `locked_until` ends the counting
+    window, and once `failures` reaches its limit it is the end of the lock."""
 
     __tablename__ = "login_throttles"
 

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import case, delete, literal, or_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from gateway.auth.hashing import digest, hash_password, keyed_digest, new_token
 from gateway.auth.models import ClientAssertionUse, IssuedToken, LoginThrottle, OAuthClient, User
 from gateway.auth.principal import Principal, Role, Scope, parse_scopes, scopes_for_roles
 from gateway.clock import utc_now
-from gateway.db import AsyncSession
+from gateway.db import AsyncSession, UTCDateTime
 from gateway.organisations.models import Organisation
+
+log = logging.getLogger("gateway.oauth")
+UTC_DATETIME = UTCDateTime()
 
 CLIENT_SECRET_BASIC = "client_secret_basic"  # noqa: S105  (a method name, not a secret)
 PRIVATE_KEY_JWT = "private_key_jwt"
@@ -293,30 +299,149 @@ def principal_from(*, claims: dict[str, object], state: TokenState) -> Principal
     )
 
 
-def login_account_key(session_secret: str, email: str) -> str:
-    return keyed_digest(session_secret, normalise_email(email))
+# -- the sign-in throttle ---------------------------------------------------------------------------------
+#
+# Three counters, each a row of login_throttles told apart by the prefix of its key, and each key a keyed hash so
+# the table holds neither e-mail addresses nor network addresses:
+#
+#   address  every failure from one network (an IPv4 address, an IPv6 /64): stops one address spraying many accounts
+#   pair     one account from one network: stops one address guessing one account
+#   account  one account from every network together: caps guessing by many addresses, and the only counter that
+#            refuses the account's owner, so it is set well above the pair limit: an address that reaches its pair
+#            limit is refused without touching this counter, so locking the account takes failures from at least
+#            ceil(account limit / pair limit) networks, not five guesses from anywhere.
+#
+# An attempt claims all three (one atomic upsert each, committed) before any password is checked, so parallel
+# guesses cannot all pass a check made before any of them is counted. A counter counts for lockout_seconds from
+# its first failure, then starts again; the claim that reaches its limit locks it for lockout_seconds. A right
+# password clears the account's two counters and gives the address back the attempt it claimed.
+
+ACCOUNT = "account"
+PAIR = "account_address"
+ADDRESS = "address"
+_KEY_PREFIXES = {ACCOUNT: "acct:", PAIR: "pair:", ADDRESS: "addr:"}
+_KEY_LENGTH = 64  # login_throttles.account_key
 
 
-async def login_locked_until(*, db: AsyncSession, account_key: str) -> datetime | None:
-    row = (await db.exec(select(LoginThrottle).where(LoginThrottle.account_key == account_key))).first()
-    if row is None or row.locked_until is None:
-        return None
-    locked = row.locked_until if row.locked_until.tzinfo else row.locked_until.replace(tzinfo=utc_now().tzinfo)
-    return locked if locked > utc_now() else None
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    per_account_from_one_address: int
+    per_account: int
+    per_address: int
+    lockout_seconds: int
 
 
-async def record_login_result(
-    *, db: AsyncSession, account_key: str, succeeded: bool, max_failures: int, lockout_seconds: int
+@dataclass(frozen=True, slots=True)
+class SignInKeys:
+    """The throttle rows one sign-in attempt counts against, in the order they are claimed."""
+
+    address: str
+    pair: str
+    account: str
+
+    def by_counter(self) -> tuple[tuple[str, str], ...]:
+        # Always the same order, so two attempts never wait on each other's rows in opposite orders (no deadlock).
+        return ((ADDRESS, self.address), (PAIR, self.pair), (ACCOUNT, self.account))
+
+
+@dataclass(frozen=True, slots=True)
+class SignInClaim:
+    keys: SignInKeys
+    newly_locked: tuple[str, ...]  # the counters this attempt took to their limit, if it turns out to fail
+
+
+class SignInThrottled(Exception):
+    """A counter this attempt needs is locked; nothing was counted and no password may be checked."""
+
+    def __init__(self, counter: str) -> None:
+        self.counter = counter
+        super().__init__(f"the {counter} sign-in counter is locked")
+
+
+def sign_in_keys(*, session_secret: str, email: str, address_key: str) -> SignInKeys:
+    """The three throttle keys for an e-mail address tried from a network (`throttle_key` of the client address)."""
+    account = normalise_email(email)
+
+    def key(counter: str, value: str) -> str:
+        prefix = _KEY_PREFIXES[counter]
+        return prefix + keyed_digest(session_secret, f"{counter}\0{value}")[: _KEY_LENGTH - len(prefix)]
+
+    return SignInKeys(
+        address=key(ADDRESS, address_key), pair=key(PAIR, f"{account}\0{address_key}"), account=key(ACCOUNT, account)
+    )
+
+
+def _limit(limits: LoginLimits, counter: str) -> int:
+    return {
+        ADDRESS: limits.per_address,
+        PAIR: limits.per_account_from_one_address,
+        ACCOUNT: limits.per_account,
+    }[counter]
+
+
+async def _claim_one(*, db: AsyncSession, key: str, limit: int, lockout_seconds: int) -> int | None:
+    """Count one failure against a key unless it is locked: the count now, or None when locked (nothing counted)."""
+    now = utc_now()
+    moment = literal(now, UTC_DATETIME)
+    until = literal(now + timedelta(seconds=lockout_seconds), UTC_DATETIME)
+    failures, locked_until = col(LoginThrottle.failures), col(LoginThrottle.locked_until)
+    window_over = or_(locked_until.is_(None), locked_until <= moment)
+    insert = postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(LoginThrottle)
+        .values(account_key=key, failures=1, locked_until=until)
+        .on_conflict_do_update(
+            index_elements=[col(LoginThrottle.account_key)],
+            set_={
+                "failures": case((window_over, 1), else_=failures + 1),
+                "locked_until": case((window_over, until), (failures + 1 >= limit, until), else_=locked_until),
+            },
+            # A locked row is left as it is: the upsert updates nothing and returns no row.
+            where=or_(window_over, failures < limit),
+        )
+        .returning(failures)
+    )
+    row = (await db.exec(statement)).first()
+    return None if row is None else int(row[0])
+
+
+async def claim_sign_in_attempt(*, db: AsyncSession, keys: SignInKeys, limits: LoginLimits) -> SignInClaim:
+    """Count an attempt against its address, its account from that address and its account, before any password is
+    checked; SignInThrottled when any is locked. The caller commits the claim before checking, and rolls back on
+    SignInThrottled so a refused attempt counts nowhere."""
+    newly_locked = []
+    for counter, key in keys.by_counter():
+        limit = _limit(limits, counter)
+        count = await _claim_one(db=db, key=key, limit=limit, lockout_seconds=limits.lockout_seconds)
+        if count is None:
+            raise SignInThrottled(counter)
+        if count == limit:
+            newly_locked.append(counter)
+    return SignInClaim(keys=keys, newly_locked=tuple(newly_locked))
+
+
+async def settle_sign_in_attempt(
+    *, db: AsyncSession, claim: SignInClaim, succeeded: bool, user_id: int | None, lockout_seconds: int
 ) -> None:
-    """Count failed sign-ins per account; after too many, lock it for a while. Success clears the count."""
-    row = (await db.exec(select(LoginThrottle).where(LoginThrottle.account_key == account_key))).first()
-    if row is None:
-        row = LoginThrottle(account_key=account_key, failures=0)
+    """A right password clears its account's counters and hands the address its attempt back; a wrong one stays
+    counted, and any counter it took to its limit is logged for the administrator (keys and ids, never addresses)."""
+    keys = claim.keys
     if succeeded:
-        row.failures, row.locked_until = 0, None
-    else:
-        row.failures += 1
-        if row.failures >= max_failures:
-            row.locked_until = utc_now() + timedelta(seconds=lockout_seconds)
-    db.add(row)
-    await db.flush()
+        await db.exec(delete(LoginThrottle).where(col(LoginThrottle.account_key).in_([keys.pair, keys.account])))
+        await db.exec(
+            update(LoginThrottle)
+            .where(col(LoginThrottle.account_key) == keys.address, col(LoginThrottle.failures) > 0)
+            .values(failures=col(LoginThrottle.failures) - 1)
+        )
+        return
+    for counter in claim.newly_locked:
+        log.warning(
+            "sign-in locked",
+            extra={
+                "event": "sign_in_locked",
+                "throttle": counter,
+                "throttle_key": dict(keys.by_counter())[counter],
+                "user_id": user_id if counter != ADDRESS else None,
+                "locked_seconds": lockout_seconds,
+            },
+        )

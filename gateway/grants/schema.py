@@ -46,9 +46,13 @@ class GrantQuery:
         permission_classes=[requires_any(Scope.GRANTS_WRITE, Scope.MONITORING_READ)],
     )
     async def grants(self, info: Info, financial_year: int | None = None) -> list[GrantType]:
-        actor = caller(info)
-        rows = await service.list_grants(db=info.context.db, actor=actor, financial_year=financial_year)
-        return await _grant_types(info.context.db, actor, rows)
+        async def read(db: AsyncSession) -> list[GrantType]:
+            actor = caller(info)
+            return await _grant_types(
+                db, actor, await service.list_grants(db=db, actor=actor, financial_year=financial_year)
+            )
+
+        return await info.context.session.run(read)
 
 
 @strawberry.type
@@ -57,12 +61,12 @@ class GrantMutation:
         description="Record a grant to a provider with its targets.", permission_classes=[requires(Scope.GRANTS_WRITE)]
     )
     async def create_grant(self, info: Info, input: CreateGrantInput) -> GrantResult:
-        async def create() -> GrantPayload:
+        async def create(db: AsyncSession) -> GrantPayload:
             actor = caller(info)
             row = await service.create_grant(
-                db=info.context.db, actor=actor, grant=input.grant.values(), idempotency_key=input.idempotency_key
+                db=db, actor=actor, grant=input.grant.values(), idempotency_key=input.idempotency_key
             )
-            [grant] = await _grant_types(info.context.db, actor, [row])
+            [grant] = await _grant_types(db, actor, [row])
             return GrantPayload(grant=grant)
 
         return await perform(info, create)
@@ -72,17 +76,17 @@ class GrantMutation:
         permission_classes=[requires(Scope.GRANTS_WRITE)],
     )
     async def update_grant(self, info: Info, input: UpdateGrantInput) -> GrantResult:
-        async def update() -> GrantPayload:
+        async def update(db: AsyncSession) -> GrantPayload:
             actor = caller(info)
             row = await service.update_grant(
-                db=info.context.db,
+                db=db,
                 actor=actor,
                 grant_id=record_id(input.grant_id, "grant"),
                 expected_version=input.expected_version,
                 grant=input.grant.values(),
                 idempotency_key=input.idempotency_key,
             )
-            [grant] = await _grant_types(info.context.db, actor, [row])
+            [grant] = await _grant_types(db, actor, [row])
             return GrantPayload(grant=grant)
 
         return await perform(info, update)

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import strawberry
 
+from gateway.db import AsyncSession
 from gateway.errors import DomainError
 from gateway.graphql.context import Info
 
@@ -23,17 +24,23 @@ class OperationError:
     message: str = strawberry.field(description="What went wrong, for a person; never contains personal data.")
 
 
-async def perform(info: Info, operation: Callable[[], Awaitable[T]]) -> T | OperationError:
-    """One mutation, one transaction: commit what the service flushed, or roll all of it back."""
-    db = info.context.db
-    try:
-        result = await operation()
-    except DomainError as refusal:
-        await db.rollback()
-        log.info("operation refused", extra={"code": refusal.code.value})
-        return OperationError(code=refusal.code.value, message=refusal.message)
-    except BaseException:
-        await db.rollback()
-        raise
-    await db.commit()
-    return result
+async def perform(info: Info, operation: Callable[[AsyncSession], Awaitable[T]]) -> T | OperationError:
+    """One mutation, one transaction: commit what the service flushed, or roll all of it back.
+
+    The whole of it is one turn on the request's session, so nothing else in the document runs beside it.
+    """
+
+    async def transaction(db: AsyncSession) -> T | OperationError:
+        try:
+            result = await operation(db)
+        except DomainError as refusal:
+            await db.rollback()
+            log.info("operation refused", extra={"code": refusal.code.value})
+            return OperationError(code=refusal.code.value, message=refusal.message)
+        except BaseException:
+            await db.rollback()
+            raise
+        await db.commit()
+        return result
+
+    return await info.context.session.run(transaction)

@@ -1,33 +1,25 @@
-"""The GraphQL surface every schema gets: depth, alias, cost and token limits, error masking, logging by type."""
+"""The GraphQL surface every schema gets: depth, alias, cost and token limits, error masking, logging by type.
+
+The limits themselves are gateway/graphql/limits.py and cost.py, checked by gateway/graphql/validation.py.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from gateway.graphql.cost import QueryCostLimiter
 from gateway.graphql.execution import GatewayExecutionContext
+from gateway.graphql.validation import DocumentChecks, SurfaceValidation
 
 log = logging.getLogger("gateway.graphql")
-MAX_DEPTH = 6
-MAX_ALIASES = 15
 MAX_TOKENS = 1000
 UNEXPECTED_ERROR_MESSAGE = "Unexpected error."
 
@@ -38,31 +30,37 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError) and not getattr(original, "public", False)
 
 
-def _limit_rules(*, production: bool) -> list[type[ASTValidationRule]]:
-    # Built once per schema: ValidationCache keys on the rule classes, so a class made per request never hits.
-    limiters: list[AddValidationRules] = [
-        QueryDepthLimiter(max_depth=MAX_DEPTH),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        QueryCostLimiter(),
-    ]
-    if production:
-        limiters.append(DisableIntrospection())
-    return [rule for limiter in limiters for rule in limiter.validation_rules]
-
-
 def _extensions(*, production: bool) -> list[Callable[[], SchemaExtension]]:
-    # Factories, never shared instances: each request gets its own extension objects.
+    # One set of document checks (and its cache) per schema; factories, never shared extension instances.
+    checks = DocumentChecks(
+        extra_rules=[NoSchemaIntrospectionCustomRule] if production else [], hide_suggestions=production
+    )
     return [
-        partial(AddValidationRules, _limit_rules(production=production)),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         partial(ParserCache, maxsize=512),
-        partial(ValidationCache, maxsize=512),
+        partial(SurfaceValidation, checks),
         partial(MaskErrors, should_mask_error=is_unexpected, error_message=UNEXPECTED_ERROR_MESSAGE),
     ]
 
 
 class GatewaySchema(strawberry.Schema):
-    """Logs errors by type and path only: an exception's text can quote the data that caused it."""
+    """Logs errors by type and path only: an exception's text can quote the data that caused it.
+
+    In production graphql-core leaves suggestions out of its errors while it reads the variables too ("Did you
+    mean ...?" names arguments, types and input fields); validation hides them in gateway/graphql/validation.py.
+    """
+
+    def __init__(self, *, hide_suggestions: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hide_suggestions = hide_suggestions
+
+    def _get_custom_context_kwargs(
+        self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        # Strawberry's one way to pass graphql-core's execute() an argument of its own; tests/graphql/test_abuse.py
+        # fails ("a misspelt input field in the variables") if this stops reaching it.
+        kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        return {**kwargs, "hide_suggestions": self.hide_suggestions}
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         for error in errors:
@@ -82,6 +80,7 @@ def make_schema(*, query: type, mutation: type, production: bool, fast_execution
     `fast_execution` picks the gateway's direct path for plain fields; off, graphql-core executes every field.
     """
     return GatewaySchema(
+        hide_suggestions=production,
         query=query,
         mutation=mutation,
         extensions=_extensions(production=production),

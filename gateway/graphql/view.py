@@ -1,15 +1,20 @@
-"""The Starlette endpoint for /graphql: POST with JSON only, a database session per request."""
+"""The Starlette endpoint for /graphql: POST with one JSON object only, a database session per request.
+
+Every answer, refusals included, is JSON (but for the development IDE's page) and carries `Cache-Control: no-store`
+and `X-Content-Type-Options: nosniff`: answers hold victims' details, which no cache on the way may keep.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import orjson
+from cross_web import HTTPException
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.base import BaseSchema
@@ -18,10 +23,13 @@ from strawberry.types import ExecutionResult
 from gateway.auth.backend import principal_of
 from gateway.db import AsyncSession
 from gateway.graphql.context import Context
+from gateway.graphql.session import RequestSession
 from gateway.graphql.surface import UNEXPECTED_ERROR_MESSAGE
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway.graphql")
+# The stable `error` code of each refusal Strawberry raises before any operation runs.
+_REFUSAL_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 415: "unsupported_media_type"}
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
@@ -38,19 +46,38 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.session_factory = session_factory
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            refusal = _refuse_unless_json_post(Request(scope), ide_enabled=self.graphql_ide is not None)
-            if refusal is not None:
-                await refusal(scope, receive, send)
-                return
-        # One session per request, closed however the request ends.
+        if scope["type"] != "http":
+            raise ValueError("/graphql answers HTTP only")
+        send = _never_stored(send)
+        refusal = _refuse_unless_json_post(Request(scope), ide_enabled=self.graphql_ide is not None)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        # One session per request, closed however the request ends, and only once no resolver's work is running.
         async with self.session_factory() as db:
-            scope.setdefault("state", {})["db"] = db
-            await super().__call__(scope, receive, send)
+            session = scope.setdefault("state", {})["session"] = RequestSession(db)
+            try:
+                response = await self._answer(Request(scope, receive))
+                await response(scope, receive, send)
+            finally:
+                await session.finish()
+
+    async def _answer(self, request: Request) -> Response:
+        try:
+            return await self.run(request)
+        except HTTPException as refused:
+            # Strawberry answers these in plain text; callers get the JSON shape every other refusal has.
+            code = _REFUSAL_CODES.get(refused.status_code, "bad_request")
+            return JSONResponse({"error": code, "message": refused.reason}, refused.status_code)
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson's decode error is a json.JSONDecodeError, so a malformed body is still Strawberry's 400.
-        return orjson.loads(data)
+        decoded = orjson.loads(data)
+        # Strawberry reads the body as an object (or a batch, which it refuses); anything else was a 500.
+        problem = _operation_shape_problem(decoded)
+        if problem is not None:
+            raise HTTPException(400, problem)
+        return decoded
 
     def encode_json(self, data: object) -> bytes:
         # A page of 50 tasks is a few thousand values; orjson encodes it several times faster than json.dumps.
@@ -58,26 +85,40 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         # Reads write audit rows; they must be committed before any personal data leaves in the response.
-        db = request.state.db
+        session: RequestSession = request.state.session
         try:
-            await db.commit()
+            await session.commit()
         except Exception:
-            await db.rollback()
+            await session.rollback()
             log.exception("could not commit the request's audit trail; withholding the response")
             return {"data": None, "errors": [{"message": UNEXPECTED_ERROR_MESSAGE}]}
         return await super().process_result(request, result)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
-        principal = principal_of(request)
-        db = request.state.db
-        lock = asyncio.Lock()
         return Context(
-            request=request,
-            settings=self.settings,
-            db=db,
-            principal=principal,
-            db_lock=lock,
+            request=request, settings=self.settings, session=request.state.session, principal=principal_of(request)
         )
+
+
+def _operation_shape_problem(body: object) -> str | None:
+    if isinstance(body, list):
+        return "Send one operation per request: batches are not accepted."
+    if not isinstance(body, dict):
+        return "The body must be a JSON object holding the operation's query."
+    if not isinstance(body.get("operationName"), str | None):
+        return "The operation's `operationName` must be a string or null, if provided."
+    return None
+
+
+def _never_stored(send: Send) -> Send:
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(scope=message)
+            headers["Cache-Control"] = "no-store"
+            headers["X-Content-Type-Options"] = "nosniff"
+        await send(message)
+
+    return send_with_headers
 
 
 def _refuse_unless_json_post(request: Request, *, ide_enabled: bool) -> Response | None:

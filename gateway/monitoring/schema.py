@@ -22,8 +22,10 @@ class MonitoringQuery:
         permission_classes=[requires(Scope.MONITORING_READ)],
     )
     async def monitoring(self, info: Info, first_period: str, last_period: str) -> MonitoringReportType:
-        report = await service.monitoring_report(
-            db=info.context.db, actor=caller(info), first_period=first_period, last_period=last_period
+        report = await info.context.session.run(
+            lambda db: service.monitoring_report(
+                db=db, actor=caller(info), first_period=first_period, last_period=last_period
+            )
         )
         return shaped(report, MonitoringReportType)
 
@@ -32,7 +34,9 @@ class MonitoringQuery:
         permission_classes=[requires(Scope.MONITORING_READ)],
     )
     async def quarterly_return(self, info: Info, period: str) -> QuarterlyReturnType:
-        found = await service.quarterly_return(db=info.context.db, actor=caller(info), period=period)
+        found = await info.context.session.run(
+            lambda db: service.quarterly_return(db=db, actor=caller(info), period=period)
+        )
         return shaped(found, QuarterlyReturnType)
 
     @strawberry.field(
@@ -42,7 +46,9 @@ class MonitoringQuery:
     async def restorative_justice_monitoring(
         self, info: Info, first_period: str, last_period: str
     ) -> list[RjQuarterType]:
-        quarters = await service.restorative_justice_monitoring(
-            db=info.context.db, actor=caller(info), first_period=first_period, last_period=last_period
+        quarters = await info.context.session.run(
+            lambda db: service.restorative_justice_monitoring(
+                db=db, actor=caller(info), first_period=first_period, last_period=last_period
+            )
         )
         return [rj_quarter(q) for q in quarters]

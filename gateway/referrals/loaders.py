@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -10,6 +9,7 @@ from strawberry.dataloader import DataLoader
 from gateway.auth.principal import Principal
 from gateway.db import AsyncSession
 from gateway.graphql.loaders import RequestLoaders
+from gateway.graphql.session import RequestSession
 from gateway.referrals import service
 from gateway.referrals.models import Case, ReferralTask
 from gateway.referrals.service import ProviderVictimView
@@ -19,15 +19,15 @@ from providers.profile import VictimField
 class ReferralLoaders(RequestLoaders):
     """Tasks, cases, and each task's victim view, consent and contact attempts, as the caller may see them."""
 
-    def __init__(self, db: AsyncSession, actor: Principal | None, lock: asyncio.Lock) -> None:
-        super().__init__(db, actor, lock)
+    def __init__(self, session: RequestSession, actor: Principal | None) -> None:
+        super().__init__(session, actor)
         # The tasks and consents behind the victim and the consent of each task, read once for both.
         self._consent_contexts: dict[int, service.TaskConsentContext | None] = {}
 
     async def _contexts(
         self, db: AsyncSession, actor: Principal, task_ids: list[int]
     ) -> dict[int, service.TaskConsentContext]:
-        """Called from a batch, under the request's lock."""
+        """Called from a batch, inside its turn on the request's session."""
         missing = [task_id for task_id in task_ids if task_id not in self._consent_contexts]
         if missing:
             found = await service.load_consent_contexts_for_tasks(db=db, actor=actor, task_ids=missing)

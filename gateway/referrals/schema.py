@@ -12,6 +12,7 @@ from gateway.auth.principal import Scope
 from gateway.consent.inputs import WithdrawConsentInput
 from gateway.consent.schema import ConsentPayload, ConsentResult
 from gateway.consent.types import ConsentType
+from gateway.db import AsyncSession
 from gateway.errors import DomainError
 from gateway.graphql.caller import caller
 from gateway.graphql.context import Info
@@ -79,11 +80,13 @@ ContactAttemptResult = Annotated[ContactAttemptPayload | OperationError, strawbe
 IntakeResult = Annotated[IntakePayload | OperationError, strawberry.union("IntakeResult")]
 
 
-async def _answer(info: Info, payload: Callable[[R], P], call: Callable[[], Awaitable[R]]) -> P | OperationError:
+async def _answer(
+    info: Info, payload: Callable[[R], P], call: Callable[[AsyncSession], Awaitable[R]]
+) -> P | OperationError:
     """The mutation's one transaction around the service call, its result shown as `payload`."""
 
-    async def run() -> P:
-        return payload(await call())
+    async def run(db: AsyncSession) -> P:
+        return payload(await call(db))
 
     return await perform(info, run)
 
@@ -93,8 +96,10 @@ async def _page(
 ) -> tuple[Sequence[Row], str | None]:
     """One page of the rows `read` lets the caller see, and the cursor that continues it."""
     limit = page_size(first)
-    async with info.context.db_lock:
-        rows = await read(db=info.context.db, actor=caller(info), after_id=decode_cursor(after), limit=limit, **filters)
+    after_id = decode_cursor(after)
+    rows = await info.context.session.run(
+        lambda db: read(db=db, actor=caller(info), after_id=after_id, limit=limit, **filters)
+    )
     return rows, next_cursor(rows, limit)
 
 
@@ -106,11 +111,13 @@ async def _overdue_tasks(**arguments: Any) -> list[ReferralTask]:
 class ReferralQuery:
     @strawberry.field(description="One of the Hub's referrals.", permission_classes=[requires(Scope.REFERRALS_READ)])
     async def referral(self, info: Info, id: strawberry.ID) -> ReferralType | None:
-        found = await perform(
-            info,
-            lambda: service.get_referral(db=info.context.db, actor=caller(info), referral_id=record_id(id, "referral")),
-        )
-        return None if isinstance(found, OperationError) else ReferralType.from_row(found)
+        try:
+            found = await info.context.session.run(
+                lambda db: service.get_referral(db=db, actor=caller(info), referral_id=record_id(id, "referral"))
+            )
+        except DomainError:
+            return None  # missing and not-yours look the same
+        return ReferralType.from_row(found)
 
     @strawberry.field(
         description="The Hub's referrals, newest last.", permission_classes=[requires(Scope.REFERRALS_READ)]
@@ -125,8 +132,9 @@ class ReferralQuery:
     )
     async def task(self, info: Info, id: strawberry.ID) -> TaskType | None:
         try:
-            async with info.context.db_lock:
-                found = await service.get_task(db=info.context.db, actor=caller(info), task_id=record_id(id, "task"))
+            found = await info.context.session.run(
+                lambda db: service.get_task(db=db, actor=caller(info), task_id=record_id(id, "task"))
+            )
         except DomainError:
             return None  # missing and not-yours look the same
         return TaskType.from_row(found)
@@ -189,8 +197,8 @@ async def change_task(
     return await _answer(
         info,
         _task_payload,
-        lambda: change(
-            db=info.context.db,
+        lambda db: change(
+            db=db,
             actor=caller(info),
             task_id=record_id(input.task_id, "task"),
             expected_version=input.expected_version,
@@ -249,8 +257,8 @@ class ReferralMutation:
         return await _answer(
             info,
             lambda referral: ReferralPayload(referral=ReferralType.from_row(referral)),
-            lambda: service.create_referral(
-                db=info.context.db,
+            lambda db: service.create_referral(
+                db=db,
                 actor=caller(info),
                 victim=input.victim.values(),
                 case=input.case.values(),
@@ -280,8 +288,8 @@ class ReferralMutation:
         return await _answer(
             info,
             lambda consent: ConsentPayload(consent=ConsentType.from_row(consent)),
-            lambda: service.withdraw_consent(
-                db=info.context.db,
+            lambda db: service.withdraw_consent(
+                db=db,
                 actor=caller(info),
                 consent_id=record_id(input.consent_id, "consent"),
                 idempotency_key=input.idempotency_key,
@@ -293,8 +301,8 @@ class ReferralMutation:
         return await _answer(
             info,
             lambda item: IntakePayload(intake_item=IntakeItemType.from_row(item)),
-            lambda: service.triage_self_referral(
-                db=info.context.db,
+            lambda db: service.triage_self_referral(
+                db=db,
                 actor=caller(info),
                 self_referral_id=record_id(input.intake_id, "intake item"),
                 idempotency_key=input.idempotency_key,
@@ -311,8 +319,8 @@ class ReferralMutation:
         return await _answer(
             info,
             lambda attempt: ContactAttemptPayload(contact_attempt=ContactAttemptType.from_row(attempt)),
-            lambda: service.record_contact_attempt(
-                db=info.context.db,
+            lambda db: service.record_contact_attempt(
+                db=db,
                 actor=caller(info),
                 task_id=record_id(input.task_id, "task"),
                 attempted_at=input.attempted_at,

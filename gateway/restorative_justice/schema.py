@@ -85,8 +85,8 @@ Change = Callable[[AsyncSession, Principal], Awaitable[T]]
 
 
 async def _change(info: Info, change: Change[T], show: Callable[[T], P]) -> P | OperationError:
-    async def run() -> P:
-        return show(await change(info.context.db, caller(info)))
+    async def run(db: AsyncSession) -> P:
+        return show(await change(db, caller(info)))
 
     return await perform(info, run)
 
@@ -104,12 +104,10 @@ async def _facilitator(info: Info, change: Change[Facilitator]) -> RjFacilitator
 
 
 async def _conference(info: Info, change: Change[Conference]) -> RjConferenceResult:
-    async def run() -> RjConferencePayload:
-        conference = await change(info.context.db, caller(info))
+    async def run(db: AsyncSession) -> RjConferencePayload:
+        conference = await change(db, caller(info))
         assert conference.id is not None
-        participants, facilitators = await service.load_conference_links(
-            db=info.context.db, conference_ids=[conference.id]
-        )
+        participants, facilitators = await service.load_conference_links(db=db, conference_ids=[conference.id])
         return RjConferencePayload(
             conference=RjConferenceType.from_row(conference, participants[conference.id], facilitators[conference.id])
         )
@@ -135,10 +133,10 @@ class RestorativeJusticeQuery:
         limit = page_size(first)
         wanted = choice(RjStage, stage, "RJ stage") if stage else None
         try:
-            async with info.context.db_lock:
-                rows = await service.list_cases(
-                    db=info.context.db, actor=caller(info), stage=wanted, after_id=decode_cursor(after), limit=limit
-                )
+            after_id = decode_cursor(after)
+            rows = await info.context.session.run(
+                lambda db: service.list_cases(db=db, actor=caller(info), stage=wanted, after_id=after_id, limit=limit)
+            )
         except DomainError:
             return RjCasePage(items=[], next_cursor=None)
         return RjCasePage(items=[RjCaseType.from_row(r) for r in rows], next_cursor=next_cursor(rows, limit))
@@ -148,13 +146,14 @@ class RestorativeJusticeQuery:
         permission_classes=[CASEWORK],
     )
     async def rj_case(self, info: Info, id: strawberry.ID) -> RjCaseDetailType | None:
-        async with info.context.db_lock:
-            # perform: the audit rows of this read commit with it.
-            found = await perform(
-                info,
-                lambda: service.get_case_detail(db=info.context.db, actor=caller(info), case_id=record_id(id, "case")),
+        try:
+            # The audit rows of this read commit with the request, before the answer leaves.
+            found = await info.context.session.run(
+                lambda db: service.get_case_detail(db=db, actor=caller(info), case_id=record_id(id, "case"))
             )
-        return None if isinstance(found, OperationError) else RjCaseDetailType.from_detail(found)
+        except DomainError:
+            return None  # missing and not-yours look the same
+        return RjCaseDetailType.from_detail(found)
 
     @strawberry.field(
         description="A facilitator's open cases: the caller's own, or any facilitator's for the co-ordinator.",
@@ -162,12 +161,13 @@ class RestorativeJusticeQuery:
     )
     async def rj_caseload(self, info: Info, facilitator_id: strawberry.ID | None = None) -> list[RjCaseloadEntryType]:
         try:
-            async with info.context.db_lock:
-                entries = await service.list_caseload(
-                    db=info.context.db,
+            entries = await info.context.session.run(
+                lambda db: service.list_caseload(
+                    db=db,
                     actor=caller(info),
                     facilitator_id=record_id(facilitator_id, "facilitator") if facilitator_id else None,
                 )
+            )
         except DomainError:
             return []
         return [RjCaseloadEntryType.from_entry(e) for e in entries]
@@ -175,8 +175,7 @@ class RestorativeJusticeQuery:
     @strawberry.field(description="The RJ hub's facilitators.", permission_classes=[MANAGE])
     async def rj_facilitators(self, info: Info) -> list[RjFacilitatorType]:
         try:
-            async with info.context.db_lock:
-                rows = await service.list_facilitators(db=info.context.db, actor=caller(info))
+            rows = await info.context.session.run(lambda db: service.list_facilitators(db=db, actor=caller(info)))
         except DomainError:
             return []
         return [RjFacilitatorType.from_row(r) for r in rows]

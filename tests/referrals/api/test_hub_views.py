@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
-from gateway.ratelimit import SlidingWindowLimiter
-from gateway.referrals import http as self_referral_http
 from tests.support.api import CREATE_REFERRAL, Gateway, key, referral_input, sent_task
 
 REFERRAL_RECORD = """
@@ -69,9 +66,8 @@ async def test_an_adults_record_names_no_guardian(gateway: Gateway) -> None:
 
 
 async def test_the_intake_queue_shows_the_safe_contact_instructions(
-    client: httpx.AsyncClient, gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, gateway: Gateway
 ) -> None:
-    monkeypatch.setattr(self_referral_http, "PER_CALLER", SlidingWindowLimiter(limit=3, window_seconds=600))
     submitted = await client.post(
         "/self-referral",
         json={

@@ -13,9 +13,8 @@ from sqlalchemy import event
 from starlette.applications import Starlette
 
 from gateway.logs import JsonLineFormatter
-from gateway.ratelimit import SlidingWindowLimiter
-from gateway.referrals import http as intake_http
 from gateway.referrals import service as referral_service
+from gateway.settings import Settings
 from tests.support.api import Gateway, key, sent_task
 
 INBOX_WITH_NESTED = """
@@ -98,12 +97,6 @@ async def test_two_clients_racing_accept_task_exactly_one_wins(gateway: Gateway,
     assert sorted(outcomes) == ["TaskPayload", "conflict", "conflict", "conflict"]
 
 
-@pytest.fixture
-def fresh_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(intake_http, "PER_CALLER", SlidingWindowLimiter(limit=3, window_seconds=600))
-    monkeypatch.setattr(intake_http, "OVERALL", SlidingWindowLimiter(limit=300, window_seconds=3600))
-
-
 SELF_REFERRAL = {
     "given_name": "Jo",
     "family_name": "Bloggs",
@@ -116,7 +109,7 @@ SELF_REFERRAL = {
 
 
 async def test_a_self_referral_gets_only_a_reference_and_lands_in_the_hub_queue(
-    client: httpx.AsyncClient, gateway: Gateway, fresh_limits: None
+    client: httpx.AsyncClient, gateway: Gateway
 ) -> None:
     response = await client.post("/self-referral", json=SELF_REFERRAL, headers={"idempotency-key": key()})
     queue = await gateway.gql("hub", "{ intakeQueue { items { confirmationReference givenName status } } }")
@@ -131,7 +124,7 @@ async def test_a_self_referral_gets_only_a_reference_and_lands_in_the_hub_queue(
     assert provider_inbox["data"]["inbox"]["items"] == []
 
 
-async def test_self_referral_refusals_name_fields_never_values(client: httpx.AsyncClient, fresh_limits: None) -> None:
+async def test_self_referral_refusals_name_fields_never_values(client: httpx.AsyncClient) -> None:
     bad = await client.post("/self-referral", json={**SELF_REFERRAL, "given_name": "", "shoe_size": "Jo Bloggs 9"})
     wrong_type = await client.post("/self-referral", content="given_name=Jo", headers={"content-type": "text/plain"})
 
@@ -142,14 +135,15 @@ async def test_self_referral_refusals_name_fields_never_values(client: httpx.Asy
     assert wrong_type.status_code == 415
 
 
-async def test_self_referral_is_rate_limited(client: httpx.AsyncClient, fresh_limits: None) -> None:
+async def test_self_referral_is_rate_limited(client: httpx.AsyncClient, settings: Settings) -> None:
+    allowed = settings.self_referral_network_limit
     answers = [
         (await client.post("/self-referral", json=SELF_REFERRAL, headers={"idempotency-key": key()})).status_code
-        for _ in range(4)
+        for _ in range(allowed + 1)
     ]
     limited = await client.post("/self-referral", json=SELF_REFERRAL)
 
-    assert answers == [202, 202, 202, 429]
+    assert answers == [202] * allowed + [429]
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
 
 
