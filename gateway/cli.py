@@ -88,7 +88,7 @@ def seed() -> None:
 
 @seed.command()
 def demo() -> None:
-    """Create the demo organisations (idempotent)."""
+    """Create the demo organisations, clients, staff and fictional casework (idempotent)."""
     for line in run_with_settings(seed_demo):
         click.echo(line)
 

@@ -9,6 +9,7 @@ from gateway.auth.keys import ensure_signing_key
 from gateway.auth.models import User
 from gateway.auth.principal import Role, Scope
 from gateway.db import AsyncSession, create_engine, create_session_factory
+from gateway.demo import seed_demo_casework
 from gateway.organisations.models import OrganisationRole
 from gateway.organisations.service import demo_organisations, ensure_organisation
 from gateway.settings import ConfigurationError, Settings
@@ -108,6 +109,11 @@ async def seed_demo(settings: Settings) -> list[str]:
                         roles=[role.value],
                         password=demo_user_password(role),
                     )
+            lines += await seed_demo_casework(
+                db,
+                coordinator_email=demo_user_email(Role.HUB_COORDINATOR),
+                rj_coordinator_email=demo_user_email(Role.RJ_COORDINATOR),
+            )
     finally:
         await engine.dispose()
     return lines

@@ -8,10 +8,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, func, select
 
+from gateway.audit.models import AuditEntry
+from gateway.audit.service import verify_chain
 from gateway.db import AsyncSession
+from gateway.demo import STORIES
 from gateway.organisations.models import Organisation
+from gateway.outcomes.models import OutcomeRecord
+from gateway.referrals.models import ReferralTask, SelfReferral
+from gateway.restorative_justice.models import RjCase
 from gateway.schema import export_sdl
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -74,7 +80,34 @@ async def test_seed_demo_is_idempotent(database_url: str, db: AsyncSession) -> N
     ]
     assert {o.slug: o.roles for o in organisations}["hub"] == ["referrer"]
     assert {o.slug: o.roles for o in organisations}["opcc"] == ["commissioner"]
-    assert first.stdout.count("created") == 7 and second.stdout.count("created") == 0
+    assert first.stdout.count("created") == 8 and second.stdout.count("created") == 0
+    assert "exists  demo casework" in second.stdout
+
+
+async def test_seed_demo_leaves_casework_at_every_step_with_an_intact_audit_chain(
+    database_url: str, db: AsyncSession
+) -> None:
+    # When a newcomer seeds the demo
+    result = gateway("seed", "demo", database_url=database_url)
+    assert result.returncode == 0, result.stderr
+
+    # Then there is a task at every step of the journey, self-referrals waiting, an RJ case and outcomes
+    statuses = dict((await db.exec(select(ReferralTask.status, func.count()).group_by(col(ReferralTask.status)))).all())
+    assert statuses == {
+        "draft": 1,
+        "requested": 2,
+        "accepted": 3,
+        "in-progress": 2,
+        "completed": 2,
+        "rejected": 1,
+        "cancelled": 1,
+    }
+    assert (await db.exec(select(func.count()).select_from(SelfReferral))).one() == 2
+    assert (await db.exec(select(func.count()).select_from(RjCase))).one() == 1
+    assert (await db.exec(select(func.count()).select_from(OutcomeRecord))).one() == 2
+    # And every step went through the services: audited, with the chain intact
+    assert await verify_chain(db) is None
+    assert (await db.exec(select(func.count()).select_from(AuditEntry))).one() > len(STORIES)
 
 
 @pytest.mark.parametrize("database_kind", ["sqlite"], indirect=True)
