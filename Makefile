@@ -47,4 +47,4 @@ lock: $(UV)
 	$(UV) lock
 
 clean:
-	rm -rf $(VENV) $(UV_TOOLS) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(UV_TOOLS) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -532,25 +532,33 @@ def _measure(
 
 def _first_page_check(gateway_body: dict[str, Any], bare_body: dict[str, Any]) -> str:
     """Both endpoints must answer the same question: same tasks, names, consent states and attempt counts."""
+    # The gateway shows codes as its GraphQL enums' names; the bare endpoint as the stored values.
+    from gateway.consent.service import ConsentState
+    from gateway.referrals.models import ContactMethod, ContactResult, TaskStatus
+    from gateway.referrals.service import OverdueReason
 
-    def digest(body: dict[str, Any]) -> list[tuple[Any, ...]]:
+    def digest(body: dict[str, Any], name: Any) -> list[tuple[Any, ...]]:
         items = body["data"]["inbox"]["items"]
         return [
             (
                 item["id"],
                 item["reference"],
-                item["status"],
+                name(TaskStatus, item["status"]),
                 item["version"],
-                tuple(item["overdue"]),
+                tuple(name(OverdueReason, o) for o in item["overdue"]),
                 (item["victim"] or {}).get("givenName"),
                 ((item["victim"] or {}).get("safeContact") or {}).get("safePhone"),
-                item["consent"]["state"],
-                tuple((a["method"], a["result"]) for a in item["contactAttempts"]),
+                name(ConsentState, item["consent"]["state"]),
+                tuple(
+                    (name(ContactMethod, a["method"]), name(ContactResult, a["result"]))
+                    for a in item["contactAttempts"]
+                ),
             )
             for item in items
         ]
 
-    gateway_rows, bare_rows = digest(gateway_body), digest(bare_body)
+    gateway_rows = digest(gateway_body, lambda kind, shown: shown)
+    bare_rows = digest(bare_body, lambda kind, stored: kind(stored).name)
     if len(gateway_rows) != 50:
         return f"gateway returned {len(gateway_rows)} items, not 50"
     if gateway_rows != bare_rows:

@@ -7,6 +7,7 @@ import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Route
@@ -17,10 +18,10 @@ from gateway.auth.server import GatewayAuthorizationServer
 from gateway.auth.tokens import TokenVerifier
 from gateway.db import create_engine, create_session_factory
 from gateway.graphql.view import GatewayGraphQL
-from gateway.health import healthz, readyz, server_error
+from gateway.health import healthz, http_error, readyz, server_error
 from gateway.logs import configure_logging
 from gateway.middleware import BodySizeLimitMiddleware, RequestBodyTimeoutMiddleware, RequestContextMiddleware
-from gateway.referrals.http import SelfReferralEndpoint
+from gateway.referrals.http import SCHEMA_PATH, SelfReferralEndpoint, serve_self_referral_schema
 from gateway.restorative_justice.http import FEED_PATH, CalendarFeedEndpoint
 from gateway.schema import build_schema
 from gateway.settings import Settings
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/graphql", graphql),  # the view itself refuses anything but JSON POST
             *oauth.routes(),
             Route("/self-referral", SelfReferralEndpoint(settings, session_factory).handle, methods=["POST"]),
+            Route(SCHEMA_PATH, serve_self_referral_schema, methods=["GET"]),
             Route(FEED_PATH, CalendarFeedEndpoint(session_factory).handle, methods=["GET"]),
         ],
         middleware=[
@@ -79,7 +81,7 @@ def create_app(settings: Settings) -> Starlette:
         ],
         lifespan=lifespan,
         # Outermost, so it also answers for the token check, which needs the database before any endpoint runs.
-        exception_handlers={Exception: server_error},
+        exception_handlers={HTTPException: http_error, Exception: server_error},
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -6,8 +6,9 @@ import logging
 
 import asyncpg
 import sqlalchemy.exc
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from gateway.migrate import readiness_problem
 
@@ -24,6 +25,9 @@ _UNREACHABLE = (
     asyncpg.TooManyConnectionsError,
 )
 RETRY_AFTER_SECONDS = 5
+# The gateway's codes for the refusals Starlette's routing makes itself (an unknown path, a method a route lacks).
+_HTTP_CODES = {404: "not-found", 405: "method-not-allowed"}
+_HTTP_MESSAGES = {404: "There is nothing at this address.", 405: "This address does not take that method."}
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -52,12 +56,25 @@ def is_database_unreachable(error: BaseException) -> bool:
 
 
 async def server_error(request: Request, error: Exception) -> Response:
-    """503 with a JSON error while the database is unreachable (the token check needs it); Starlette's 500 else."""
+    """503 with a JSON error while the database is unreachable (the token check needs it); a JSON 500 else."""
     if is_database_unreachable(error):
         log.error("database unreachable", extra={"error_type": type(error).__name__, "path": request.url.path})
         return JSONResponse(
-            {"error": "service_unavailable", "message": "The service is unavailable; try again shortly."},
+            {"error": "service-unavailable", "message": "The service is unavailable; try again shortly."},
             503,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
         )
-    return PlainTextResponse("Internal Server Error", 500)
+    return JSONResponse(
+        {"error": "internal", "message": "Unexpected error."}, 500, headers={"Cache-Control": "no-store"}
+    )
+
+
+async def http_error(request: Request, error: Exception) -> Response:
+    """Starlette's own refusals (unknown path, wrong method) in the JSON shape every other refusal has."""
+    assert isinstance(error, HTTPException)
+    status = error.status_code
+    return JSONResponse(
+        {"error": _HTTP_CODES.get(status, "bad-request"), "message": _HTTP_MESSAGES.get(status, "Bad request.")},
+        status,
+        headers=error.headers,
+    )

@@ -56,6 +56,8 @@ def configure_logging(level: str = "INFO") -> None:
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).disabled = True  # replaced by our access log, which omits query strings
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # aiosqlite logs every call with its arguments at debug: the statements' parameters, victims' details among them.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

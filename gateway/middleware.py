@@ -94,7 +94,7 @@ class _BodyTooLarge(Exception):
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    response = JSONResponse({"error": "request_too_large", "message": "The request body is too large."}, 413)
+    response = JSONResponse({"error": "request-too-large", "message": "The request body is too large."}, 413)
     await response(scope, receive, send)
 
 
@@ -142,7 +142,7 @@ class RequestBodyTimeoutMiddleware:
                 raise
             # Closed after the answer: the rest of the body may still be trickling in.
             response = JSONResponse(
-                {"error": "request_timeout", "message": "The request body did not arrive in time."},
+                {"error": "request-timeout", "message": "The request body did not arrive in time."},
                 408,
                 headers={"Connection": "close"},
             )

@@ -61,7 +61,7 @@ async def test_providers_query_lists_the_five_public_profiles_without_a_token(cl
     providers = {p["slug"]: p for p in body["data"]["providers"]}
     assert list(providers) == ["cpn", "family-action", "rape-crisis", "rj-hub", "road-victims-trust"]
     road = providers["road-victims-trust"]
-    assert road["eligibility"]["crimeCategories"] == ["road-collision"]
+    assert road["eligibility"]["crimeCategories"] == ["ROAD_COLLISION"]
     assert road["firstContactTargetHours"] == 48
     assert providers["cpn"]["operatingOrganisation"].endswith("(CPFT)")
     assert providers["family-action"]["eligibility"]["maxAge"] == 17

@@ -139,7 +139,7 @@ async def test_five_hundred_slow_clients_neither_stop_a_normal_one_nor_stay_open
     assert (held_open, timed_out) == (0, SLOW_CLIENTS)
     assert closed_after >= HEAD_TIMEOUT
     body_answers = [answer for number, answer in enumerate(answers) if number % 2 == 0]
-    assert all(answer is not None and b'"error":"request_timeout"' in answer for answer in body_answers)
+    assert all(answer is not None and b'"error":"request-timeout"' in answer for answer in body_answers)
 
 
 async def test_beyond_the_connection_cap_requests_are_refused_at_once_until_slow_clients_are_closed(

@@ -71,7 +71,7 @@ class BearerTokenBackend(AuthenticationBackend):
 def invalid_token_response(conn: HTTPConnection, error: Exception) -> Response:
     """RFC 6750: 401 with WWW-Authenticate; the body says no more than the header."""
     return JSONResponse(
-        {"error": "invalid_token", "message": "The access token is invalid, expired or revoked."},
+        {"error": "invalid-token", "message": "The access token is invalid, expired or revoked."},
         status_code=401,
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )

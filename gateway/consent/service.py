@@ -46,6 +46,8 @@ class ConsentState(StrEnum):
     WITHDRAWN = "withdrawn"
     EXPIRED = "expired"
     NONE = "none"
+    # Never a standing of a consent: what a task sent under a safeguarding override shows in place of one.
+    SAFEGUARDING_OVERRIDE = "safeguarding-override"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,16 +7,19 @@ from datetime import datetime
 import strawberry
 
 from gateway.consent.models import Consent
+from gateway.consent.vocabularies import ConsentMethod, ConsentState
+from gateway.directory.vocabularies import VictimField
+from gateway.victims.vocabularies import ConsentGiver
 
 
 @strawberry.type(name="Consent", description="A consent record as the Hub took it.")
 class ConsentType:
     id: strawberry.ID
-    given_by: str
-    method: str
+    given_by: ConsentGiver
+    method: ConsentMethod
     given_at: datetime
     providers: list[str]
-    data_categories: list[str]
+    data_categories: list[VictimField]
     statistics_consent: bool
     withheld_information: str | None
     withheld_reason: str | None
@@ -27,11 +30,11 @@ class ConsentType:
     def from_row(cls, row: Consent) -> ConsentType:
         return cls(
             id=strawberry.ID(str(row.id)),
-            given_by=row.given_by,
-            method=row.method,
+            given_by=ConsentGiver(row.given_by),
+            method=ConsentMethod(row.method),
             given_at=row.given_at,
             providers=list(row.provider_slugs),
-            data_categories=list(row.data_categories),
+            data_categories=[VictimField(c) for c in row.data_categories],
             statistics_consent=row.statistics_consent,
             withheld_information=row.withheld_information,
             withheld_reason=row.withheld_reason,
@@ -43,9 +46,9 @@ class ConsentType:
 @strawberry.type(name="TaskConsent", description="The standing of the consent behind a task; no free text.")
 class TaskConsentType:
     # Resolvers return the service's TaskConsentSummary itself: these fields read its attributes.
-    state: str = strawberry.field(description="valid, withdrawn, expired, none or safeguarding-override.")
-    given_by: str | None
-    method: str | None
+    state: ConsentState
+    given_by: ConsentGiver | None
+    method: ConsentMethod | None
     given_at: datetime | None
     expires_at: datetime | None
-    data_categories: list[str]
+    data_categories: list[VictimField]

@@ -44,6 +44,10 @@ class RequestSession:
                 return await asyncio.shield(running)
             except asyncio.CancelledError:
                 await _until_done(running)
+                if not running.cancelled():
+                    # Its outcome (a NotFound, say) went unwanted with the cancelled field; collecting it keeps
+                    # asyncio from logging "Task exception was never retrieved" at error level for every one.
+                    running.exception()
                 raise
 
     async def finish(self) -> None:

@@ -16,7 +16,9 @@ from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache, Sch
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from gateway.graphql.bounds import bound_arguments
 from gateway.graphql.execution import GatewayExecutionContext
+from gateway.graphql.messages import INTERNAL, public_error, submitted_values
 from gateway.graphql.validation import DocumentChecks, SurfaceValidation
 
 log = logging.getLogger("gateway.graphql")
@@ -30,6 +32,15 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError) and not getattr(original, "public", False)
 
 
+class MaskUnexpectedErrors(MaskErrors):
+    """Strawberry's masking, keeping the code: a masked error is the server's fault, `internal`."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": INTERNAL}
+        return masked
+
+
 def _extensions(*, production: bool) -> list[Callable[[], SchemaExtension]]:
     # One set of document checks (and its cache) per schema; factories, never shared extension instances.
     checks = DocumentChecks(
@@ -39,12 +50,13 @@ def _extensions(*, production: bool) -> list[Callable[[], SchemaExtension]]:
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         partial(ParserCache, maxsize=512),
         partial(SurfaceValidation, checks),
-        partial(MaskErrors, should_mask_error=is_unexpected, error_message=UNEXPECTED_ERROR_MESSAGE),
+        partial(MaskUnexpectedErrors, should_mask_error=is_unexpected, error_message=UNEXPECTED_ERROR_MESSAGE),
     ]
 
 
 class GatewaySchema(strawberry.Schema):
-    """Logs errors by type and path only: an exception's text can quote the data that caused it.
+    """Gives every error a code and a message without values; logs errors by type and path only: an exception's
+    text can quote the data that caused it.
 
     In production graphql-core leaves suggestions out of its errors while it reads the variables too ("Did you
     mean ...?" names arguments, types and input fields); validation hides them in gateway/graphql/validation.py.
@@ -63,6 +75,14 @@ class GatewaySchema(strawberry.Schema):
         return {**kwargs, "hide_suggestions": self.hide_suggestions}
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        # Rewritten in place, in the list Strawberry returns, before anything reads or logs them: graphql-core's
+        # messages quote the values they refuse (gateway/graphql/messages.py).
+        submitted = (
+            submitted_values(execution_context.variables, execution_context.graphql_document)
+            if execution_context is not None
+            else frozenset()
+        )
+        errors[:] = [public_error(error, submitted) for error in errors]
         for error in errors:
             original = error.original_error
             if original is None or isinstance(original, GraphQLError) or getattr(original, "public", False):
@@ -79,6 +99,7 @@ def make_schema(*, query: type, mutation: type, production: bool, fast_execution
 
     `fast_execution` picks the gateway's direct path for plain fields; off, graphql-core executes every field.
     """
+    bound_arguments(query, mutation)
     return GatewaySchema(
         hide_suggestions=production,
         query=query,

@@ -29,7 +29,7 @@ from gateway.settings import Settings
 
 log = logging.getLogger("gateway.graphql")
 # The stable `error` code of each refusal Strawberry raises before any operation runs.
-_REFUSAL_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 415: "unsupported_media_type"}
+_REFUSAL_CODES = {400: "bad-request", 404: "not-found", 405: "method-not-allowed", 415: "unsupported-media-type"}
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
@@ -67,7 +67,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             return await self.run(request)
         except HTTPException as refused:
             # Strawberry answers these in plain text; callers get the JSON shape every other refusal has.
-            code = _REFUSAL_CODES.get(refused.status_code, "bad_request")
+            code = _REFUSAL_CODES.get(refused.status_code, "bad-request")
             return JSONResponse({"error": code, "message": refused.reason}, refused.status_code)
 
     def decode_json(self, data: str | bytes) -> object:
@@ -91,7 +91,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         except Exception:
             await session.rollback()
             log.exception("could not commit the request's audit trail; withholding the response")
-            return {"data": None, "errors": [{"message": UNEXPECTED_ERROR_MESSAGE}]}
+            return {"data": None, "errors": [{"message": UNEXPECTED_ERROR_MESSAGE, "extensions": {"code": "internal"}}]}
         return await super().process_result(request, result)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
@@ -126,13 +126,13 @@ def _refuse_unless_json_post(request: Request, *, ide_enabled: bool) -> Response
         return None  # the GraphiQL page in development; queries over GET stay refused
     if request.method != "POST":
         return JSONResponse(
-            {"error": "method_not_allowed", "message": "Send GraphQL operations as POST with a JSON body."},
+            {"error": "method-not-allowed", "message": "Send GraphQL operations as POST with a JSON body."},
             405,
             headers={"Allow": "POST"},
         )
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         return JSONResponse(
-            {"error": "unsupported_media_type", "message": "GraphQL requests must be application/json."}, 415
+            {"error": "unsupported-media-type", "message": "GraphQL requests must be application/json."}, 415
         )
     return None

@@ -1,1 +1,1 @@
-"""Idempotency keys: a retried operation returns its first result and creates nothing new."""
+"""Idempotency keys: a retried operation changes nothing again and returns what the first one acted on, as it is now."""

@@ -1,4 +1,11 @@
-"""Rules for idempotency keys: claim before acting, replay the first result, refuse a key reused differently."""
+"""Rules for idempotency keys: claim before acting, replay what the first request acted on, refuse a reused key.
+
+A replay answers with the row the first request created or changed, read again as it is now, never a stored copy
+of the first answer: a copy would keep personal data outside the minimisation and redaction every read applies
+(after consent is withdrawn, a replayed task must come back redacted), and would show a task's old status as if
+it were current. The caller compares the row's `version` with the one it expected to tell "my change, untouched
+since" from "my change, and others after it"; either way the first request took effect exactly once.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +30,7 @@ MAX_KEY_LENGTH = 200
 
 @dataclass(frozen=True, slots=True)
 class IdempotencyClaim:
-    """A key this request now holds, or, when `replayed_result_id` is set, the first request's result."""
+    """A key this request now holds, or, when `replayed_result_id` is set, the id of what the first request made."""
 
     record_id: int
     replayed_result_id: int | None

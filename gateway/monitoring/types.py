@@ -12,7 +12,10 @@ from typing import Any, TypeVar
 
 import strawberry
 
+from gateway.directory.vocabularies import MojOutcome
+from gateway.grants.vocabularies import TargetMeasure
 from gateway.monitoring.service import figures
+from gateway.monitoring.vocabularies import Rag
 
 Shape = TypeVar("Shape")
 
@@ -64,7 +67,7 @@ class FirstContactType:
 
 @strawberry.type(name="OutcomeFigure", description="How many completed cases reported improvement on one measure.")
 class OutcomeFigureType:
-    measure: str
+    measure: MojOutcome
     improved: CountType
     rate: RateType = strawberry.field(description="Improved among completed cases.")
 
@@ -94,11 +97,11 @@ class CostType:
 @strawberry.type(name="TargetResult", description="A grant target against the actual figure: green, amber or red.")
 class TargetResultType:
     grant_reference: str
-    measure: str
+    measure: TargetMeasure
     target: float
     actual: float | None
     suppressed: bool
-    status: str | None
+    status: Rag | None
 
 
 @strawberry.type(name="MonitoringRow", description="One provider (or all) in one quarter (or the whole range).")

@@ -1,7 +1,8 @@
 """Rules for outcomes: a provider completes its task only by recording what the support achieved.
 
 The record covers the four Ministry of Justice measures, optional baseline and exit scores, and any of the
-measures the provider's own profile declares. A task closed as failed needs no outcome.
+measures the provider's own profile declares. Only a task with first contact recorded completes; one that never
+reached the victim is failed as unable to contact and, like any failed task, needs no outcome.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from gateway.audit.models import AuditCategory
 from gateway.audit.service import AuditRecord, append_audit
 from gateway.auth.principal import Principal, Scope
 from gateway.db import AsyncSession
-from gateway.errors import OutcomeRequired, ValidationFailed
+from gateway.errors import InvalidTransition, OutcomeRequired, ValidationFailed
 from gateway.events.models import EventType
 from gateway.idempotency.service import claim_for, remember_result
 from gateway.kit import require
@@ -83,15 +84,25 @@ def _new_record(outcome: OutcomeRecordInput, *, task: ReferralTask, actor: Princ
     )
 
 
+def require_first_contact(task: ReferralTask) -> None:
+    """Only work that reached the victim completes; a task that never did is failed as unable to contact."""
+    if task.first_contact_at is None:
+        raise InvalidTransition(
+            "A task with no first contact recorded cannot be completed: record the first contact, "
+            "or fail the task as unable to contact."
+        )
+
+
 async def require_outcome_for_completion(db: AsyncSession, task: ReferralTask) -> None:
-    """Completion requires the task's outcome record, written first in the same transaction."""
+    """Completion requires first contact and the task's outcome record, written first in the same transaction."""
+    require_first_contact(task)
     recorded = (await db.exec(select(OutcomeRecord.id).where(col(OutcomeRecord.task_id) == task.id))).first()
     if recorded is None:
         raise OutcomeRequired()
 
 
 async def complete_task(**change: Unpack[TaskChange]) -> ReferralTask:
-    """The provider completes accepted or in-progress work, once the outcome requirement is met."""
+    """The provider completes work it has made first contact on, once the outcome requirement is met."""
     return await transition(COMPLETE, check=require_outcome_for_completion, **change)
 
 
@@ -119,6 +130,7 @@ async def complete_task_with_outcome(
     task = await get_provider_task(db=db, actor=actor, task_id=task_id)
     # Checked before the outcome is written, so a finished task never gains a second record.
     check_can_move(task, expected_version, TaskStatus.COMPLETED)
+    require_first_contact(task)
     profile = get_profile(task.provider_slug)
     assert profile is not None  # tasks are only ever made for registered providers
     validate_outcome(outcome, profile=profile)

@@ -22,7 +22,6 @@ from starlette.responses import JSONResponse
 from gateway.client_address import client_address, throttle_key
 from gateway.db import AsyncSession
 from gateway.errors import DomainError
-from gateway.graphql.ids import choice
 from gateway.referrals import service
 from gateway.settings import Settings
 from gateway.throttles.service import Door, DoorLimits, NetworkLimited, Proof, WorkRequired, pass_door
@@ -86,9 +85,41 @@ class SelfReferralBody(BaseModel):
     language: Line | None = Field(default=None, max_length=60)
     interpreter_needed: bool = False
     reported_to_police: bool | None = None
-    crime_category: Line | None = None
-    needs: list[Line] = Field(default_factory=list, max_length=10)
+    # The providers' vocabularies, so the published schema lists the codes and a wrong one is refused by name.
+    crime_category: CrimeCategory | None = None
+    needs: list[Need] = Field(default_factory=list, max_length=10)
     what_happened: Text | None = Field(default=None, max_length=5000)
+
+
+SCHEMA_PATH = "/self-referral/schema.json"
+
+
+def self_referral_schema() -> dict[str, object]:
+    """The body's JSON Schema, generated from the model that validates it, so the two cannot disagree."""
+    schema = SelfReferralBody.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_PATH,
+        **schema,
+        "title": "Self-referral",
+        # The rules no JSON Schema keyword says, so an integrator meets them here before meeting them as a 400.
+        "description": (
+            "The body of POST /self-referral, sent as application/json with an Idempotency-Key header. Unknown"
+            " fields are refused. Text is one line (no control characters) except address, what_happened and"
+            " safe_contact.safe_times, which may hold tabs and line breaks. consent_to_contact must be true, and"
+            " at least one of phone, email, address or safe_contact.safe_phone is needed. Taken: 202 with only"
+            ' {"reference": "SR-..."}.'
+        ),
+    }
+
+
+async def serve_self_referral_schema(request: Request) -> JSONResponse:
+    """GET the self-referral's published contract."""
+    return JSONResponse(
+        self_referral_schema(),
+        media_type="application/schema+json",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
 
 
 def _refusal(status: int, code: str, message: str, **headers: str) -> JSONResponse:
@@ -119,8 +150,8 @@ def _submission(body: SelfReferralBody) -> service.SelfReferralSubmission:
         language=body.language,
         interpreter_needed=body.interpreter_needed,
         reported_to_police=body.reported_to_police,
-        crime_category=choice(CrimeCategory, body.crime_category, "crime category") if body.crime_category else None,
-        needs=frozenset(choice(Need, n, "need") for n in body.needs),
+        crime_category=body.crime_category,
+        needs=frozenset(body.needs),
         what_happened=body.what_happened,
     )
 

@@ -11,7 +11,7 @@ from gateway.db import AsyncSession
 from gateway.graphql.loaders import RequestLoaders
 from gateway.graphql.session import RequestSession
 from gateway.referrals import service
-from gateway.referrals.models import Case, ReferralTask
+from gateway.referrals.models import Case, ReferralTask, SelfReferral
 from gateway.referrals.service import ProviderVictimView
 from providers.profile import VictimField
 
@@ -67,3 +67,7 @@ class ReferralLoaders(RequestLoaders):
     @property
     def referral_cases(self) -> DataLoader[int, Case | None]:
         return self._get("referral_cases", service.load_cases_for_referrals, "referral_ids", None)
+
+    @property
+    def referral_intake_items(self) -> DataLoader[int, SelfReferral | None]:
+        return self._get("referral_intake_items", service.load_intake_items_for_referrals, "referral_ids", None)

@@ -16,29 +16,25 @@ from gateway.db import AsyncSession
 from gateway.errors import DomainError
 from gateway.graphql.caller import caller
 from gateway.graphql.context import Info
-from gateway.graphql.ids import choice, optional_choice, record_id
+from gateway.graphql.ids import record_id
 from gateway.graphql.pagination import HasId, decode_cursor, next_cursor, page_size
 from gateway.graphql.permissions import requires, requires_any
 from gateway.graphql.results import OperationError, perform
 from gateway.referrals import service
 from gateway.referrals.inputs import (
+    AddReferralTaskInput,
+    CancelTaskInput,
     CreateReferralInput,
-    ReasonedTaskChangeInput,
+    FailTaskInput,
+    RecordConsentInput,
     RecordContactAttemptInput,
     RecordFirstContactInput,
+    RejectTaskInput,
     SendTaskInput,
     TaskChangeInput,
     TriageSelfReferralInput,
 )
-from gateway.referrals.models import (
-    CancelReason,
-    ContactMethod,
-    ContactResult,
-    FailReason,
-    ReferralTask,
-    RejectReason,
-    TaskStatus,
-)
+from gateway.referrals.models import ReferralTask
 from gateway.referrals.types import (
     ContactAttemptType,
     IntakeItemType,
@@ -48,6 +44,7 @@ from gateway.referrals.types import (
     TaskPage,
     TaskType,
 )
+from gateway.referrals.vocabularies import TaskStatus
 
 R = TypeVar("R")
 P = TypeVar("P")
@@ -148,10 +145,10 @@ class ReferralQuery:
         info: Info,
         first: int = 20,
         after: str | None = None,
-        status: list[str] | None = None,
+        status: list[TaskStatus] | None = None,
         overdue_only: bool = False,
     ) -> TaskPage:
-        statuses = [choice(TaskStatus, s, "task status") for s in status] if status else None
+        statuses = list(status) if status else None
         rows, cursor = await _page(info, service.list_inbox, first, after, statuses=statuses, overdue_only=overdue_only)
         return TaskPage(items=[TaskType.from_row(t) for t in rows], next_cursor=cursor)
 
@@ -217,34 +214,37 @@ def _transition(change: TaskChange, scope: Scope, description: str) -> Any:
     return strawberry.mutation(resolver=resolve, description=description, permission_classes=[requires(scope)])
 
 
-def _reasoned_transition(change: TaskChange, reasons: type[StrEnum], what: str, scope: Scope, description: str) -> Any:
-    """A mutation for a transition that needs a reason code from `reasons`."""
+class ReasonedChange(TaskVersion, Protocol):
+    @property
+    def reason(self) -> StrEnum: ...
 
-    async def resolve(self: object, info: Info, input: ReasonedTaskChangeInput) -> TaskResult:
-        return await change_task(info, change, input, lambda: {"reason": choice(reasons, input.reason, what)})
 
+def _reasoned_transition(change: TaskChange, input_type: type, scope: Scope, description: str) -> Any:
+    """A mutation for a transition that needs a reason code: `input_type`'s `reason`, an enum of its own."""
+
+    async def resolve(self: object, info: Info, input: ReasonedChange) -> TaskResult:
+        return await change_task(info, change, input, lambda: {"reason": input.reason})
+
+    # Each transition takes its own input type (so its own reason enum); Strawberry reads the type from here.
+    resolve.__annotations__ = {**resolve.__annotations__, "input": input_type}
     return strawberry.mutation(resolver=resolve, description=description, permission_classes=[requires(scope)])
 
 
 @strawberry.type
 class ReferralMutation:
     cancel_task = _reasoned_transition(
-        service.cancel_task,
-        CancelReason,
-        "cancel reason",
-        Scope.REFERRALS_WRITE,
-        "The Hub cancels a task, with a reason.",
+        service.cancel_task, CancelTaskInput, Scope.REFERRALS_WRITE, "The Hub cancels a task, with a reason."
     )
     accept_task = _transition(
         service.accept_task, Scope.TASKS_WRITE, "The addressed provider accepts a requested task."
     )
     reject_task = _reasoned_transition(
-        service.reject_task, RejectReason, "reject reason", Scope.TASKS_WRITE, "The provider rejects, with a reason."
+        service.reject_task, RejectTaskInput, Scope.TASKS_WRITE, "The provider rejects, with a reason."
     )
     hold_task = _transition(service.hold_task, Scope.TASKS_WRITE, "Pause work in progress.")
     resume_task = _transition(service.resume_task, Scope.TASKS_WRITE, "Resume work on hold.")
     fail_task = _reasoned_transition(
-        service.fail_task, FailReason, "fail reason", Scope.TASKS_WRITE, "Close the work as failed, with a reason."
+        service.fail_task, FailTaskInput, Scope.TASKS_WRITE, "Close the work as failed, with a reason."
     )
 
     # -- the Hub ------------------------------------------------------------------------------------------
@@ -296,7 +296,13 @@ class ReferralMutation:
             ),
         )
 
-    @strawberry.mutation(permission_classes=[requires(Scope.REFERRALS_WRITE)])
+    @strawberry.mutation(
+        description=(
+            "Triage a self-referral: make it a referral, with the consents given and a draft task per provider they"
+            " cover, or close it with a reason."
+        ),
+        permission_classes=[requires(Scope.REFERRALS_WRITE)],
+    )
     async def triage_self_referral(self, info: Info, input: TriageSelfReferralInput) -> IntakeResult:
         return await _answer(
             info,
@@ -306,9 +312,42 @@ class ReferralMutation:
                 actor=caller(info),
                 self_referral_id=record_id(input.intake_id, "intake item"),
                 idempotency_key=input.idempotency_key,
-                case=input.case.values() if input.case else None,
-                guardian=input.guardian.values() if input.guardian else None,
-                close_reason=optional_choice(service.IntakeCloseReason, input.close_reason, "close reason"),
+                referral=input.referral(),
+                close_reason=input.close_reason,
+            ),
+        )
+
+    @strawberry.mutation(
+        description="Add a draft task for another provider to a referral; a standing consent must cover it.",
+        permission_classes=[requires(Scope.REFERRALS_WRITE)],
+    )
+    async def add_referral_task(self, info: Info, input: AddReferralTaskInput) -> TaskResult:
+        return await _answer(
+            info,
+            _task_payload,
+            lambda db: service.add_referral_task(
+                db=db,
+                actor=caller(info),
+                referral_id=record_id(input.referral_id, "referral"),
+                provider_slug=input.provider,
+                idempotency_key=input.idempotency_key,
+            ),
+        )
+
+    @strawberry.mutation(
+        description="Record a consent given by, or for, the victim of a referral.",
+        permission_classes=[requires(Scope.REFERRALS_WRITE)],
+    )
+    async def record_consent(self, info: Info, input: RecordConsentInput) -> ConsentResult:
+        return await _answer(
+            info,
+            ConsentPayload.of,
+            lambda db: service.record_referral_consent(
+                db=db,
+                actor=caller(info),
+                referral_id=record_id(input.referral_id, "referral"),
+                consent=input.consent.values(),
+                idempotency_key=input.idempotency_key,
             ),
         )
 
@@ -324,8 +363,8 @@ class ReferralMutation:
                 actor=caller(info),
                 task_id=record_id(input.task_id, "task"),
                 attempted_at=input.attempted_at,
-                method=choice(ContactMethod, input.method, "contact method"),
-                result=choice(ContactResult, input.result, "contact result"),
+                method=input.method,
+                result=input.result,
                 idempotency_key=input.idempotency_key,
             ),
         )

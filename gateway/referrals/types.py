@@ -15,14 +15,25 @@ from strawberry.utils.str_converters import to_camel_case
 from gateway.auth.principal import Scope
 from gateway.consent.loaders import ConsentLoaders
 from gateway.consent.types import ConsentType, TaskConsentType
+from gateway.errors import DomainError
+from gateway.graphql.caller import caller
 from gateway.graphql.context import Info
 from gateway.graphql.permissions import requires
 from gateway.referrals import service
 from gateway.referrals.loaders import ReferralLoaders
 from gateway.referrals.models import Case, ContactAttempt, Referral, ReferralTask, SelfReferral
+from gateway.referrals.vocabularies import (
+    ArrivalRoute,
+    ContactMethod,
+    ContactResult,
+    DomesticAbuseRisk,
+    IntakeStatus,
+    OverdueReason,
+    TaskStatus,
+)
 from gateway.victims.loaders import VictimLoaders
 from gateway.victims.types import Guardian, HubVictimType, SafeContact
-from providers.profile import VictimField
+from providers.profile import CrimeCategory, Need, VictimField
 
 log = logging.getLogger("gateway.graphql")
 
@@ -47,7 +58,9 @@ class ProviderVictimType:
     redacted: bool
     redaction_reason: str | None
     shared_under_safeguarding_override: bool
-    field_names: list[str] = strawberry.field(name="fields", description="The fields this provider may receive.")
+    field_names: list[VictimField] = strawberry.field(
+        name="fields", description="The fields this provider may receive."
+    )
     given_name: str | None
     family_name: str | None
     date_of_birth: date | None
@@ -60,11 +73,11 @@ class ProviderVictimType:
     guardian: Guardian | None
     language: str | None
     interpreter_needed: bool | None
-    crime_category: str | None
+    crime_category: CrimeCategory | None
     crime_reference: str | None
-    domestic_abuse_risk: str | None
+    domestic_abuse_risk: DomesticAbuseRisk | None
     priority_flags: PriorityFlags | None
-    needs: list[str] | None
+    needs: list[Need] | None
     assessment_notes: str | None
 
 
@@ -73,12 +86,17 @@ class ContactAttemptType:
     # Lists of attempts are the service's rows themselves (these attribute names); from_row serves one ORM row.
     id: strawberry.ID
     attempted_at: datetime
-    method: str
-    result: str
+    method: ContactMethod
+    result: ContactResult
 
     @classmethod
     def from_row(cls, row: ContactAttempt) -> ContactAttemptType:
-        return cls(id=strawberry.ID(str(row.id)), attempted_at=row.attempted_at, method=row.method, result=row.result)
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            attempted_at=row.attempted_at,
+            method=ContactMethod(row.method),
+            result=ContactResult(row.result),
+        )
 
 
 # -- tasks -------------------------------------------------------------------------------------------------
@@ -89,8 +107,10 @@ class TaskType:
     id: strawberry.ID
     reference: str
     provider: str = strawberry.field(description="The provider's slug.")
-    status: str
-    status_reason: str | None
+    status: TaskStatus
+    status_reason: str | None = strawberry.field(
+        description="The RejectReason, CancelReason or FailReason code given, as its value (e.g. no-capacity)."
+    )
     version: int = strawberry.field(description="Send it back with a transition; a stale one gets `conflict`.")
     replaces_task_id: strawberry.ID | None
     safeguarding_override: bool = strawberry.field(description="Sent without consent under a safeguarding override.")
@@ -103,7 +123,7 @@ class TaskType:
     appointment_at: datetime | None
     waitlisted: bool
     closed_at: datetime | None
-    overdue: list[str] = strawberry.field(description="accept-overdue and/or first-contact-overdue, or empty.")
+    overdue: list[OverdueReason] = strawberry.field(description="The targets this task has missed, or empty.")
     # Relations a page loaded for all its tasks at once (PrefetchTaskRelations), by GraphQL field name.
     prefetched: strawberry.Private[dict[str, Any] | None] = None
 
@@ -113,7 +133,7 @@ class TaskType:
             id=strawberry.ID(str(row.id)),
             reference=row.reference,
             provider=row.provider_slug,
-            status=row.status,
+            status=TaskStatus(row.status),
             status_reason=row.status_reason,
             version=row.version,
             replaces_task_id=strawberry.ID(str(row.replaces_task_id)) if row.replaces_task_id else None,
@@ -127,7 +147,7 @@ class TaskType:
             appointment_at=row.appointment_at,
             waitlisted=row.waitlisted,
             closed_at=row.closed_at,
-            overdue=[r.value for r in service.overdue_reasons(row)],
+            overdue=list(service.overdue_reasons(row)),
         )
 
     # Relations resolve synchronously from what the page prefetched, or else through the request's dataloaders.
@@ -267,29 +287,29 @@ class TaskPage:
 
 @strawberry.type(name="Case", description="The case behind a referral, as the Hub recorded it.")
 class CaseType:
-    arrival_route: str
+    arrival_route: ArrivalRoute
     reported_to_police: bool
     crime_reference: str | None
-    crime_category: str
-    domestic_abuse_risk: str
+    crime_category: CrimeCategory
+    domestic_abuse_risk: DomesticAbuseRisk
     priority_flags: PriorityFlags
-    needs: list[str]
+    needs: list[Need]
     assessment_notes: str | None
 
     @classmethod
     def from_row(cls, row: Case) -> CaseType:
         return cls(
-            arrival_route=row.arrival_route,
+            arrival_route=ArrivalRoute(row.arrival_route),
             reported_to_police=row.reported_to_police,
             crime_reference=row.crime_reference,
-            crime_category=row.crime_category,
-            domestic_abuse_risk=row.domestic_abuse_risk,
+            crime_category=CrimeCategory(row.crime_category),
+            domestic_abuse_risk=DomesticAbuseRisk(row.domestic_abuse_risk),
             priority_flags=PriorityFlags(
                 most_serious_crime=row.priority_most_serious_crime,
                 persistently_targeted=row.priority_persistently_targeted,
                 vulnerable_or_intimidated=row.priority_vulnerable_or_intimidated,
             ),
-            needs=list(row.needs),
+            needs=[Need(n) for n in row.needs],
             assessment_notes=row.assessment_notes,
         )
 
@@ -327,6 +347,14 @@ class ReferralType:
         consents = await info.context.loaders(ConsentLoaders).victim_consents.load(self.victim_id)
         return [ConsentType.from_row(c) for c in consents]
 
+    @strawberry.field(
+        description="The self-referral this referral was triaged from; null when the Hub referred the victim itself.",
+        permission_classes=[requires(Scope.REFERRALS_READ)],
+    )
+    async def intake_item(self, info: Info) -> IntakeItemType | None:
+        item = await info.context.loaders(ReferralLoaders).referral_intake_items.load(int(self.id))
+        return IntakeItemType.from_row(item) if item is not None else None
+
 
 @strawberry.type
 class ReferralPage:
@@ -338,27 +366,47 @@ class ReferralPage:
 class IntakeItemType:
     id: strawberry.ID
     confirmation_reference: str
-    status: str
+    status: IntakeStatus
     given_name: str
     family_name: str
     phone: str | None
     email: str | None
     safe_contact: SafeContact
     submitted_at: datetime
+    referral_id: strawberry.ID | None = strawberry.field(
+        description="The referral triage made of it; null while new or once closed."
+    )
 
     @classmethod
     def from_row(cls, row: SelfReferral) -> IntakeItemType:
         return cls(
             id=strawberry.ID(str(row.id)),
             confirmation_reference=row.confirmation_reference,
-            status=row.status,
+            status=IntakeStatus(row.status),
             given_name=row.given_name,
             family_name=row.family_name,
             phone=row.phone,
             email=row.email,
             safe_contact=SafeContact.from_row(row),
             submitted_at=row.received_at,
+            referral_id=strawberry.ID(str(row.referral_id)) if row.referral_id is not None else None,
         )
+
+    @strawberry.field(
+        description="The referral triage made of it, with its consents and tasks.",
+        permission_classes=[requires(Scope.REFERRALS_READ)],
+    )
+    async def referral(self, info: Info) -> ReferralType | None:
+        if self.referral_id is None:
+            return None
+        referral_id = int(self.referral_id)
+        try:
+            found = await info.context.session.run(
+                lambda db: service.get_referral(db=db, actor=caller(info), referral_id=referral_id)
+            )
+        except DomainError:
+            return None  # missing and not-yours look the same
+        return ReferralType.from_row(found)
 
 
 @strawberry.type

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from gateway.clock import utc_now
 from gateway.db import AsyncSession
@@ -32,7 +32,9 @@ class CalendarFeedEndpoint:
         async with self.session_factory() as db:
             found = await service.feed_for_token(db=db, token=token)
         if found is None:
-            return PlainTextResponse("Not found.", status_code=404, headers={"Cache-Control": "no-store"})
+            return JSONResponse(
+                {"error": "not-found", "message": "Not found."}, status_code=404, headers={"Cache-Control": "no-store"}
+            )
         _, conferences = found
         body = build_feed(uid_domain=UID_DOMAIN, conferences=conferences, generated_at=utc_now())
         return Response(

@@ -6,9 +6,18 @@ from datetime import date, datetime
 
 import strawberry
 
-from gateway.graphql.ids import choice, record_id
-from gateway.restorative_justice.models import PartyRole
+from gateway.consent.vocabularies import ConsentMethod
+from gateway.directory.vocabularies import CrimeCategory
+from gateway.graphql.bounds import EMAIL, KEY, NAME, PHONE, SHORT_TEXT, bounded
+from gateway.graphql.ids import record_id
 from gateway.restorative_justice.service import ActionInput, ConferenceBooking, PartyInput
+from gateway.restorative_justice.vocabularies import (
+    CaseSource,
+    ClosureReason,
+    InterventionKind,
+    PartyRole,
+    Satisfaction,
+)
 
 __all__ = [
     "AddRjPartyInput",
@@ -40,50 +49,52 @@ __all__ = [
 @strawberry.input
 class RegisterRjFacilitatorInput:
     user_id: strawberry.ID
-    home_agency: str
-    accreditation_level: str
+    home_agency: str = bounded(120)
+    accreditation_level: str = bounded(60)
     accreditation_expires_on: date
-    idempotency_key: str
+    idempotency_key: str = bounded(KEY)
 
 
 @strawberry.input
 class RenewRjAccreditationInput:
     facilitator_id: strawberry.ID
-    accreditation_level: str
+    accreditation_level: str = bounded(60)
     accreditation_expires_on: date
-    idempotency_key: str
+    idempotency_key: str = bounded(KEY)
 
 
 @strawberry.input
 class CreateRjCaseFromTaskInput:
     task_id: strawberry.ID
-    idempotency_key: str
+    idempotency_key: str = bounded(KEY)
     marked_sensitive: bool = False
 
 
 @strawberry.input(description="A case referred by an officer, another agency, or the person themselves.")
 class CreateRjCaseInput:
-    source: str = strawberry.field(description="officer, other-agency or self-referral")
-    crime_category: str
-    idempotency_key: str
+    source: CaseSource = strawberry.field(
+        description="OFFICER, OTHER_AGENCY or SELF_REFERRAL; HUB_TASK cases come from a task."
+    )
+    crime_category: CrimeCategory
+    idempotency_key: str = bounded(KEY)
     marked_sensitive: bool = False
 
 
 @strawberry.input
 class AddRjPartyInput:
     case_id: strawberry.ID
-    role: str = strawberry.field(description="harmed, responsible or supporter")
-    given_name: str
-    family_name: str
-    idempotency_key: str
-    phone: str | None = None
-    email: str | None = None
-    safe_contact_notes: str | None = None
+    role: PartyRole
+    given_name: str = bounded(NAME)
+    family_name: str = bounded(NAME)
+    idempotency_key: str = bounded(KEY)
+    phone: str | None = bounded(PHONE, default=None)
+    email: str | None = bounded(EMAIL, default=None)
+    safe_contact_notes: str | None = bounded(SHORT_TEXT, default=None)
     supports_party_id: strawberry.ID | None = None
 
     def values(self) -> PartyInput:
         return PartyInput(
-            role=choice(PartyRole, self.role, "party role"),
+            role=self.role,
             given_name=self.given_name,
             family_name=self.family_name,
             phone=self.phone,
@@ -96,44 +107,44 @@ class AddRjPartyInput:
 @strawberry.input
 class RecordRjPartyConsentInput:
     party_id: strawberry.ID
-    method: str = strawberry.field(description="verbal, written or online")
+    method: ConsentMethod
     willing: bool
-    idempotency_key: str
+    idempotency_key: str = bounded(KEY)
 
 
 @strawberry.input
 class RjPartyChangeInput:
     party_id: strawberry.ID
-    idempotency_key: str
+    idempotency_key: str = bounded(KEY)
 
 
 @strawberry.input
 class AssignRjFacilitatorsInput:
     case_id: strawberry.ID
     lead_facilitator_id: strawberry.ID
-    idempotency_key: str
+    idempotency_key: str = bounded(KEY)
     co_facilitator_id: strawberry.ID | None = None
 
 
 @strawberry.input
 class RjCaseStepInput:
     case_id: strawberry.ID
-    idempotency_key: str
+    idempotency_key: str = bounded(KEY)
 
 
 @strawberry.input
 class RecordRjInitialContactInput:
     case_id: strawberry.ID
     contacted_at: datetime
-    idempotency_key: str
+    idempotency_key: str = bounded(KEY)
 
 
 @strawberry.input
 class RecordRjAssessmentInput:
     case_id: strawberry.ID
     suitable: bool
-    risk_level: str
-    idempotency_key: str
+    risk_level: str = bounded(20)
+    idempotency_key: str = bounded(KEY)
 
 
 @strawberry.input
@@ -141,21 +152,21 @@ class RecordRjPreparationMeetingInput:
     case_id: strawberry.ID
     party_id: strawberry.ID
     held_at: datetime
-    idempotency_key: str
+    idempotency_key: str = bounded(KEY)
 
 
 @strawberry.input
 class RecordRjInterventionInput:
     case_id: strawberry.ID
-    kind: str = strawberry.field(description="direct-conference, shuttle-message or letter-of-explanation")
+    kind: InterventionKind
     delivered_at: datetime
-    idempotency_key: str
+    idempotency_key: str = bounded(KEY)
     conference_id: strawberry.ID | None = None
 
 
 @strawberry.input
 class AgreementActionInput:
-    description: str
+    description: str = bounded(500)
     owner_party_id: strawberry.ID
     due_on: date
 
@@ -169,36 +180,34 @@ class AgreementActionInput:
 class RecordRjOutcomeAgreementInput:
     case_id: strawberry.ID
     actions: list[AgreementActionInput]
-    idempotency_key: str
+    idempotency_key: str = bounded(KEY)
 
 
 @strawberry.input
 class MarkRjActionDoneInput:
     action_id: strawberry.ID
-    idempotency_key: str
+    idempotency_key: str = bounded(KEY)
 
 
 @strawberry.input
 class ScheduleRjFollowUpInput:
     case_id: strawberry.ID
     follow_up_on: date
-    idempotency_key: str
+    idempotency_key: str = bounded(KEY)
 
 
 @strawberry.input
 class RecordRjFollowUpInput:
     case_id: strawberry.ID
-    harmed_satisfaction: str = strawberry.field(description="satisfied, neither, dissatisfied or declined-to-say")
-    idempotency_key: str
+    harmed_satisfaction: Satisfaction
+    idempotency_key: str = bounded(KEY)
 
 
 @strawberry.input
 class CloseRjCaseInput:
     case_id: strawberry.ID
-    reason: str = strawberry.field(
-        description="completed, harmed-withdrew, responsible-withdrew, unsuitable or unable-to-contact"
-    )
-    idempotency_key: str
+    reason: ClosureReason
+    idempotency_key: str = bounded(KEY)
 
 
 @strawberry.input
@@ -207,8 +216,8 @@ class ScheduleRjConferenceInput:
     starts_at: datetime
     duration_minutes: int
     party_ids: list[strawberry.ID]
-    idempotency_key: str
-    venue: str | None = None
+    idempotency_key: str = bounded(KEY)
+    venue: str | None = bounded(SHORT_TEXT, default=None)
     video_call: bool = False
     facilitator_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Defaults to the case's lead and co-facilitator."
@@ -230,19 +239,19 @@ class RescheduleRjConferenceInput:
     conference_id: strawberry.ID
     starts_at: datetime
     duration_minutes: int
-    reason: str
-    idempotency_key: str
+    reason: str = bounded(SHORT_TEXT)
+    idempotency_key: str = bounded(KEY)
 
 
 @strawberry.input
 class RjConferenceChangeInput:
     conference_id: strawberry.ID
-    reason: str
-    idempotency_key: str
+    reason: str = bounded(SHORT_TEXT)
+    idempotency_key: str = bounded(KEY)
 
 
 @strawberry.input
 class RecordRjAttendanceInput:
     conference_id: strawberry.ID
     attended_party_ids: list[strawberry.ID]
-    idempotency_key: str
+    idempotency_key: str = bounded(KEY)

@@ -55,6 +55,13 @@ class RjStage(StrEnum):
 STAGE_ORDER: tuple[RjStage, ...] = tuple(RjStage)
 
 
+class FacilitatorRole(StrEnum):
+    """A facilitator's part in a case."""
+
+    LEAD = "lead"
+    CO_FACILITATOR = "co-facilitator"
+
+
 class PartyRole(StrEnum):
     HARMED = "harmed"
     RESPONSIBLE = "responsible"

@@ -8,12 +8,11 @@ from typing import TypeVar
 import strawberry
 
 from gateway.auth.principal import Principal, Scope
-from gateway.consent.models import ConsentMethod
 from gateway.db import AsyncSession
 from gateway.errors import DomainError
 from gateway.graphql.caller import caller
 from gateway.graphql.context import Info
-from gateway.graphql.ids import choice, record_id
+from gateway.graphql.ids import record_id
 from gateway.graphql.pagination import decode_cursor, next_cursor, page_size
 from gateway.graphql.permissions import requires, requires_any
 from gateway.graphql.results import OperationError, perform
@@ -43,15 +42,10 @@ from gateway.restorative_justice.inputs import (
     ScheduleRjFollowUpInput,
 )
 from gateway.restorative_justice.models import (
-    CaseSource,
-    ClosureReason,
     Conference,
     Facilitator,
-    InterventionKind,
     Party,
     RjCase,
-    RjStage,
-    Satisfaction,
 )
 from gateway.restorative_justice.types import (
     RjCalendarFeedPayload,
@@ -72,7 +66,7 @@ from gateway.restorative_justice.types import (
     RjPartyRefType,
     RjPartyResult,
 )
-from providers.profile import CrimeCategory
+from gateway.restorative_justice.vocabularies import RjStage
 
 MANAGE = requires(Scope.RJ_MANAGE)
 CASEWORK = requires_any(Scope.RJ_MANAGE, Scope.RJ_FACILITATE)
@@ -128,12 +122,12 @@ class RestorativeJusticeQuery:
         permission_classes=[CASEWORK],
     )
     async def rj_cases(
-        self, info: Info, first: int = 20, after: str | None = None, stage: str | None = None
+        self, info: Info, first: int = 20, after: str | None = None, stage: RjStage | None = None
     ) -> RjCasePage:
         limit = page_size(first)
-        wanted = choice(RjStage, stage, "RJ stage") if stage else None
+        after_id = decode_cursor(after)
+        wanted = stage
         try:
-            after_id = decode_cursor(after)
             rows = await info.context.session.run(
                 lambda db: service.list_cases(db=db, actor=caller(info), stage=wanted, after_id=after_id, limit=limit)
             )
@@ -259,8 +253,8 @@ class RestorativeJusticeMutation:
             lambda db, actor: service.create_direct_case(
                 db=db,
                 actor=actor,
-                source=choice(CaseSource, input.source, "case source"),
-                crime_category=choice(CrimeCategory, input.crime_category, "crime category"),
+                source=input.source,
+                crime_category=input.crime_category,
                 marked_sensitive=input.marked_sensitive,
                 idempotency_key=input.idempotency_key,
             ),
@@ -347,7 +341,7 @@ class RestorativeJusticeMutation:
                 db=db,
                 actor=actor,
                 case_id=record_id(input.case_id, "case"),
-                kind=choice(InterventionKind, input.kind, "intervention kind"),
+                kind=input.kind,
                 delivered_at=input.delivered_at,
                 conference_id=record_id(input.conference_id, "conference") if input.conference_id else None,
                 idempotency_key=input.idempotency_key,
@@ -400,7 +394,7 @@ class RestorativeJusticeMutation:
                 db=db,
                 actor=actor,
                 case_id=record_id(input.case_id, "case"),
-                harmed_satisfaction=choice(Satisfaction, input.harmed_satisfaction, "satisfaction"),
+                harmed_satisfaction=input.harmed_satisfaction,
                 idempotency_key=input.idempotency_key,
             ),
         )
@@ -413,7 +407,7 @@ class RestorativeJusticeMutation:
                 db=db,
                 actor=actor,
                 case_id=record_id(input.case_id, "case"),
-                reason=choice(ClosureReason, input.reason, "closure reason"),
+                reason=input.reason,
                 idempotency_key=input.idempotency_key,
             ),
         )
@@ -441,7 +435,7 @@ class RestorativeJusticeMutation:
                 db=db,
                 actor=actor,
                 party_id=record_id(input.party_id, "party"),
-                method=choice(ConsentMethod, input.method, "consent method"),
+                method=input.method,
                 willing=input.willing,
                 idempotency_key=input.idempotency_key,
             ),

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, TypeVar
 
 import strawberry
 
 from gateway.clock import as_utc, utc_now
+from gateway.consent.vocabularies import ConsentMethod
+from gateway.directory.vocabularies import CrimeCategory
 from gateway.graphql.results import OperationError
 from gateway.restorative_justice.models import (
     AgreementAction,
@@ -20,6 +23,23 @@ from gateway.restorative_justice.models import (
     RjCase,
 )
 from gateway.restorative_justice.service import CaseDetail, CaseloadEntry
+from gateway.restorative_justice.vocabularies import (
+    CaseSource,
+    ClosureReason,
+    ConferenceStatus,
+    FacilitatorRole,
+    InterventionKind,
+    PartyRole,
+    RjStage,
+    Satisfaction,
+)
+
+
+def _maybe(kind: type[E], value: str | None) -> E | None:
+    return kind(value) if value is not None else None
+
+
+E = TypeVar("E", bound=StrEnum)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -30,10 +50,10 @@ def _utc(moment: datetime | None) -> datetime | None:
 class RjCaseType:
     id: strawberry.ID
     reference: str
-    source: str
-    crime_category: str
+    source: CaseSource
+    crime_category: CrimeCategory
     sensitive: bool
-    stage: str
+    stage: RjStage
     halted: bool
     lead_facilitator_id: strawberry.ID | None
     co_facilitator_id: strawberry.ID | None
@@ -41,11 +61,11 @@ class RjCaseType:
     risk_level: str | None
     assessed_at: datetime | None
     supervisor_approved_at: datetime | None
-    intervention_kind: str | None
+    intervention_kind: InterventionKind | None
     agreement_completed_at: datetime | None
     follow_up_due_on: date | None
-    harmed_satisfaction: str | None
-    closure_reason: str | None
+    harmed_satisfaction: Satisfaction | None
+    closure_reason: ClosureReason | None
     created_at: datetime
 
     @classmethod
@@ -53,10 +73,10 @@ class RjCaseType:
         return cls(
             id=strawberry.ID(str(row.id)),
             reference=row.reference,
-            source=row.source,
-            crime_category=row.crime_category,
+            source=CaseSource(row.source),
+            crime_category=CrimeCategory(row.crime_category),
             sensitive=row.sensitive,
-            stage=row.stage,
+            stage=RjStage(row.stage),
             halted=row.halted_at is not None,
             lead_facilitator_id=strawberry.ID(str(row.lead_facilitator_id)) if row.lead_facilitator_id else None,
             co_facilitator_id=strawberry.ID(str(row.co_facilitator_id)) if row.co_facilitator_id else None,
@@ -64,11 +84,11 @@ class RjCaseType:
             risk_level=row.risk_level,
             assessed_at=_utc(row.assessed_at),
             supervisor_approved_at=_utc(row.approved_at),
-            intervention_kind=row.intervention_kind,
+            intervention_kind=_maybe(InterventionKind, row.intervention_kind),
             agreement_completed_at=_utc(row.agreement_completed_at),
             follow_up_due_on=row.follow_up_due_on,
-            harmed_satisfaction=row.harmed_satisfaction,
-            closure_reason=row.closure_reason,
+            harmed_satisfaction=_maybe(Satisfaction, row.harmed_satisfaction),
+            closure_reason=_maybe(ClosureReason, row.closure_reason),
             created_at=as_utc(row.created_at),
         )
 
@@ -76,7 +96,7 @@ class RjCaseType:
 @strawberry.type(name="RjParty", description="A party to an RJ case with only the contact details RJ needs.")
 class RjPartyType:
     id: strawberry.ID
-    role: str
+    role: PartyRole
     supports_party_id: strawberry.ID | None
     given_name: str
     family_name: str
@@ -84,7 +104,7 @@ class RjPartyType:
     email: str | None
     safe_contact_notes: str | None
     consent_given_at: datetime | None
-    consent_method: str | None
+    consent_method: ConsentMethod | None
     willing: bool
     withdrawn_at: datetime | None
 
@@ -92,7 +112,7 @@ class RjPartyType:
     def from_row(cls, row: Party) -> RjPartyType:
         return cls(
             id=strawberry.ID(str(row.id)),
-            role=row.role,
+            role=PartyRole(row.role),
             supports_party_id=strawberry.ID(str(row.supports_party_id)) if row.supports_party_id else None,
             given_name=row.given_name,
             family_name=row.family_name,
@@ -100,7 +120,7 @@ class RjPartyType:
             email=row.email,
             safe_contact_notes=row.safe_contact_notes,
             consent_given_at=_utc(row.consent_given_at),
-            consent_method=row.consent_method,
+            consent_method=_maybe(ConsentMethod, row.consent_method),
             willing=row.willing,
             withdrawn_at=_utc(row.withdrawn_at),
         )
@@ -109,14 +129,17 @@ class RjPartyType:
 @strawberry.type(name="RjPartyRef", description="A party by id and role only, for results that need no details.")
 class RjPartyRefType:
     id: strawberry.ID
-    role: str
+    role: PartyRole
     willing: bool
     withdrawn: bool
 
     @classmethod
     def from_row(cls, row: Party) -> RjPartyRefType:
         return cls(
-            id=strawberry.ID(str(row.id)), role=row.role, willing=row.willing, withdrawn=row.withdrawn_at is not None
+            id=strawberry.ID(str(row.id)),
+            role=PartyRole(row.role),
+            willing=row.willing,
+            withdrawn=row.withdrawn_at is not None,
         )
 
 
@@ -136,7 +159,7 @@ class RjPreparationMeetingType:
 @strawberry.type(name="RjIntervention")
 class RjInterventionType:
     id: strawberry.ID
-    kind: str
+    kind: InterventionKind
     conference_id: strawberry.ID | None
     delivered_at: datetime
 
@@ -144,7 +167,7 @@ class RjInterventionType:
     def from_row(cls, row: Intervention) -> RjInterventionType:
         return cls(
             id=strawberry.ID(str(row.id)),
-            kind=row.kind,
+            kind=InterventionKind(row.kind),
             conference_id=strawberry.ID(str(row.conference_id)) if row.conference_id else None,
             delivered_at=as_utc(row.delivered_at),
         )
@@ -185,7 +208,7 @@ class RjConferenceType:
     ends_at: datetime
     venue: str | None
     video_call: bool
-    status: str
+    status: ConferenceStatus
     status_reason: str | None
     participants: list[RjParticipantType]
     facilitator_ids: list[strawberry.ID]
@@ -201,7 +224,7 @@ class RjConferenceType:
             ends_at=as_utc(row.ends_at),
             venue=row.venue,
             video_call=row.video_call,
-            status=row.status,
+            status=ConferenceStatus(row.status),
             status_reason=row.status_reason,
             participants=[
                 RjParticipantType(party_id=strawberry.ID(str(p.party_id)), attended=p.attended) for p in participants
@@ -264,12 +287,16 @@ class RjFacilitatorType:
 @strawberry.type(name="RjCaseloadEntry")
 class RjCaseloadEntryType:
     case: RjCaseType
-    role: str
+    role: FacilitatorRole
     next_conference_at: datetime | None
 
     @classmethod
     def from_entry(cls, entry: CaseloadEntry) -> RjCaseloadEntryType:
-        return cls(case=RjCaseType.from_row(entry.case), role=entry.role, next_conference_at=entry.next_conference_at)
+        return cls(
+            case=RjCaseType.from_row(entry.case),
+            role=FacilitatorRole(entry.role),
+            next_conference_at=entry.next_conference_at,
+        )
 
 
 @strawberry.type(name="RjCasePage")

@@ -7,18 +7,18 @@ from datetime import date
 
 import strawberry
 
-from gateway.graphql.ids import optional_choice
-from gateway.victims.models import AgeBand, Disability, Sex
+from gateway.graphql.bounds import ADDRESS, EMAIL, NAME, PHONE, POSTCODE, SHORT_TEXT, bounded
 from gateway.victims.service import EqualityInput as EqualityValues
 from gateway.victims.service import GuardianInput as GuardianValues
 from gateway.victims.service import SafeContactInput as SafeContactValues
 from gateway.victims.service import VictimInput as VictimValues
+from gateway.victims.vocabularies import AgeBand, Disability, Sex
 
 
 @strawberry.input
 class SafeContactInput:
-    safe_phone: str | None = None
-    safe_times: str | None = None
+    safe_phone: str | None = bounded(PHONE, default=None)
+    safe_times: str | None = bounded(SHORT_TEXT, default=None)
     voicemail_safe: bool = False
     letters_safe: bool = False
     perpetrator_shares_address: bool = False
@@ -31,10 +31,10 @@ class SafeContactInput:
 
 @strawberry.input
 class GuardianInput:
-    name: str
-    relationship: str
-    phone: str | None = None
-    email: str | None = None
+    name: str = bounded(NAME)
+    relationship: str = bounded(NAME)
+    phone: str | None = bounded(PHONE, default=None)
+    email: str | None = bounded(EMAIL, default=None)
 
     def values(self) -> GuardianValues:
         return GuardianValues(**dataclasses.asdict(self))
@@ -42,32 +42,32 @@ class GuardianInput:
 
 @strawberry.input(description="Optional equality monitoring; each answer allows prefer-not-to-say.")
 class EqualityInput:
-    age_band: str | None = None
-    sex: str | None = None
-    ethnicity: str | None = None
-    disability: str | None = None
+    age_band: AgeBand | None = None
+    sex: Sex | None = None
+    ethnicity: str | None = bounded(SHORT_TEXT, default=None)
+    disability: Disability | None = None
 
     def values(self) -> EqualityValues:
         return EqualityValues(
-            age_band=optional_choice(AgeBand, self.age_band, "age band"),
-            sex=optional_choice(Sex, self.sex, "sex"),
+            age_band=self.age_band,
+            sex=self.sex,
             ethnicity=self.ethnicity,
-            disability=optional_choice(Disability, self.disability, "disability answer"),
+            disability=self.disability,
         )
 
 
 @strawberry.input
 class VictimInput:
-    given_name: str
-    family_name: str
+    given_name: str = bounded(NAME)
+    family_name: str = bounded(NAME)
     date_of_birth: date | None = None
-    address: str | None = None
-    postcode: str | None = None
-    phone: str | None = None
-    email: str | None = None
+    address: str | None = bounded(ADDRESS, default=None)
+    postcode: str | None = bounded(POSTCODE, default=None)
+    phone: str | None = bounded(PHONE, default=None)
+    email: str | None = bounded(EMAIL, default=None)
     guardian: GuardianInput | None = None
     safe_contact: SafeContactInput | None = None
-    language: str | None = None
+    language: str | None = bounded(SHORT_TEXT, default=None)
     interpreter_needed: bool = False
     equality: EqualityInput | None = None
 

@@ -109,7 +109,7 @@ GRAPHQL_CASES = [
     Case(
         "a list of 100,000 items in the variables",
         "more than 100 items",
-        "query($s: [String!]) { inbox(status: $s) { items { " + VICTIM + " } } }",
+        "query($s: [TaskStatus!]) { inbox(status: $s) { items { " + VICTIM + " } } }",
         {"s": [1] * 100_000},
     ),
     Case(

@@ -72,7 +72,7 @@ async def test_while_the_database_is_unreachable_graphql_answers_503_in_json(
     # Then the first is told to retry, in JSON, saying nothing of the database
     assert (with_token.status_code, with_token.headers["content-type"]) == (503, "application/json")
     assert with_token.json() == {
-        "error": "service_unavailable",
+        "error": "service-unavailable",
         "message": "The service is unavailable; try again shortly.",
     }
     assert with_token.headers["retry-after"] == "5"

@@ -143,9 +143,9 @@ def _grant_input(reference: str) -> dict[str, object]:
             "amountPence": 12_500_000,
             "firstFinancialYear": 2025,
             "lastFinancialYear": 2025,
-            "fundingSource": "moj-victims-services-grant",
+            "fundingSource": "MOJ_VICTIMS_SERVICES_GRANT",
             "servicesFunded": ["Face-to-face visits"],
-            "targets": [{"measure": "referrals-received-per-quarter", "value": 40}],
+            "targets": [{"measure": "REFERRALS_RECEIVED_PER_QUARTER", "value": 40}],
         },
     }
 
@@ -173,7 +173,7 @@ async def test_the_commissioner_reads_monitoring_and_records_grants(http: httpx.
                 "reference": "OPCC-2025-CPN-01",
                 "providerSlug": "cpn",
                 "amountPence": 12_500_000,
-                "targets": [{"measure": "referrals-received-per-quarter", "value": 40.0}],
+                "targets": [{"measure": "REFERRALS_RECEIVED_PER_QUARTER", "value": 40.0}],
             },
         }
     }

@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import col, select
 
 from gateway.audit.models import AuditEntry
+from gateway.clock import utc_now
 from gateway.db import AsyncSession
 from gateway.errors import NotFound, OutcomeRequired, ValidationFailed
 from gateway.outcomes.inputs import OutcomeInput, ProviderMeasureInput, outcome_record_input
@@ -19,7 +20,7 @@ from gateway.outcomes.service import (
     provider_measures_of,
 )
 from gateway.referrals.models import FailReason, ReferralTask
-from gateway.referrals.service import accept_task, fail_task
+from gateway.referrals.service import accept_task, fail_task, record_first_contact
 from tests.support.domain import World, count, key, make_sent_task
 
 OUTCOME = OutcomeRecordInput(
@@ -41,18 +42,27 @@ class Seen:
     version: int
 
 
-async def _accepted_cpn_task(db: AsyncSession, world: World) -> Seen:
+async def _accepted_cpn_task(db: AsyncSession, world: World, *, contacted: bool = True) -> Seen:
+    """A CPN task the provider accepted and, unless told otherwise, made first contact on (so it is in progress)."""
     sent = await make_sent_task(db, world, "cpn")
     assert sent.id is not None
-    task = await accept_task(
-        db=db, actor=world.caseworker("cpn"), task_id=sent.id, expected_version=sent.version, idempotency_key=key()
-    )
+    cpn = world.caseworker("cpn")
+    task = await accept_task(db=db, actor=cpn, task_id=sent.id, expected_version=sent.version, idempotency_key=key())
+    if contacted:
+        task = await record_first_contact(
+            db=db,
+            actor=cpn,
+            task_id=sent.id,
+            expected_version=task.version,
+            contacted_at=utc_now(),
+            idempotency_key=key(),
+        )
     await db.commit()
     return Seen(sent.id, task.version)
 
 
 async def test_completing_without_an_outcome_is_refused_and_changes_nothing(db: AsyncSession, world: World) -> None:
-    # Given an accepted task
+    # Given a task the provider accepted and made first contact on
     task = await _accepted_cpn_task(db, world)
 
     # When the provider completes it without recording an outcome
@@ -65,13 +75,13 @@ async def test_completing_without_an_outcome_is_refused_and_changes_nothing(db: 
     # Then it is refused with the stable code and the task is still accepted
     assert refused.value.code == "outcome-required"
     reloaded = (await db.exec(select(ReferralTask).where(col(ReferralTask.id) == task.id))).one()
-    assert (reloaded.status, reloaded.version) == ("accepted", task.version)
+    assert (reloaded.status, reloaded.version) == ("in-progress", task.version)
 
 
 async def test_completing_with_an_outcome_records_it_audits_it_and_closes_the_task(
     db: AsyncSession, world: World
 ) -> None:
-    # Given an accepted task
+    # Given a task the provider accepted and made first contact on
     task = await _accepted_cpn_task(db, world)
     audit_rows_before = await count(db, AuditEntry)
 
@@ -135,7 +145,7 @@ async def test_completing_with_an_outcome_records_it_audits_it_and_closes_the_ta
 async def test_a_bad_outcome_is_a_validation_error_and_nothing_is_recorded(
     db: AsyncSession, world: World, change: dict[str, object], message: str
 ) -> None:
-    # Given an accepted CPN task
+    # Given a CPN task the provider accepted and made first contact on
     task = await _accepted_cpn_task(db, world)
 
     # When the provider reports another provider's measure, one measure twice, or a score off the scale
@@ -154,7 +164,7 @@ async def test_a_bad_outcome_is_a_validation_error_and_nothing_is_recorded(
     assert refused.value.code == "validation" and message in refused.value.message
     assert await count(db, OutcomeRecord) == 0
     reloaded = (await db.exec(select(ReferralTask).where(col(ReferralTask.id) == task.id))).one()
-    assert reloaded.status == "accepted"
+    assert reloaded.status == "in-progress"
 
 
 async def test_another_provider_cannot_complete_the_task_and_learns_nothing(db: AsyncSession, world: World) -> None:
@@ -180,8 +190,8 @@ async def test_another_provider_cannot_complete_the_task_and_learns_nothing(db: 
 
 
 async def test_a_failed_task_needs_no_outcome(db: AsyncSession, world: World) -> None:
-    # Given an accepted task the provider could not work
-    task = await _accepted_cpn_task(db, world)
+    # Given an accepted task the provider could not work: it never reached the victim
+    task = await _accepted_cpn_task(db, world, contacted=False)
 
     # When it fails it as unable to contact
     failed = await fail_task(
@@ -199,17 +209,16 @@ async def test_a_failed_task_needs_no_outcome(db: AsyncSession, world: World) ->
     assert await count(db, OutcomeMeasureResult) == 0
 
 
-def test_the_graphql_outcome_input_becomes_the_service_value_and_refuses_unknown_results() -> None:
+def test_the_graphql_outcome_input_becomes_the_service_value() -> None:
+    # An unknown result never gets here: MeasureResult is a GraphQL enum (tests/referrals/api/test_vocabularies.py).
     given = OutcomeInput(
-        informed_and_empowered="improved",
-        health_and_wellbeing="not-improved",
-        cope_and_recover="not-applicable",
-        feeling_safer="not-asked",
-        provider_measures=[ProviderMeasureInput(code="pathway-into-primary-care", result="improved")],
+        informed_and_empowered=MeasureResult.IMPROVED,
+        health_and_wellbeing=MeasureResult.NOT_IMPROVED,
+        cope_and_recover=MeasureResult.NOT_APPLICABLE,
+        feeling_safer=MeasureResult.NOT_ASKED,
+        provider_measures=[ProviderMeasureInput(code="pathway-into-primary-care", result=MeasureResult.IMPROVED)],
         baseline_score=30,
         exit_score=70,
     )
 
     assert outcome_record_input(given) == OUTCOME
-    with pytest.raises(ValidationFailed):
-        outcome_record_input(replace(given, feeling_safer="better"))

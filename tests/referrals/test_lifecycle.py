@@ -44,6 +44,21 @@ def _id(task: ReferralTask) -> int:
     return task.id
 
 
+async def _contacted(db: AsyncSession, world: World) -> ReferralTask:
+    """A CPN task sent, accepted and with first contact made: work that can be completed."""
+    cpn = world.caseworker("cpn")
+    task = await make_sent_task(db, world, "cpn")
+    task = await accept_task(db=db, actor=cpn, task_id=_id(task), expected_version=task.version, idempotency_key=key())
+    return await record_first_contact(
+        db=db,
+        actor=cpn,
+        task_id=_id(task),
+        expected_version=task.version,
+        contacted_at=utc_now(),
+        idempotency_key=key(),
+    )
+
+
 async def test_a_task_goes_from_draft_to_completed_through_every_working_state(db: AsyncSession, world: World) -> None:
     # Given a referral to the CPN, sent under consent
     referral, [draft] = await make_referral(db, world, providers=("cpn",))
@@ -62,7 +77,7 @@ async def test_a_task_goes_from_draft_to_completed_through_every_working_state(d
         db=db,
         actor=cpn,
         task_id=task_id,
-        attempted_at=utc_now() - timedelta(minutes=5),
+        attempted_at=utc_now(),
         method="phone",  # type: ignore[arg-type]
         result="no-answer",  # type: ignore[arg-type]
         idempotency_key=key(),
@@ -189,8 +204,7 @@ async def test_terminal_states_stay_terminal(db: AsyncSession, world: World) -> 
         reason=RejectReason.NO_CAPACITY,
         idempotency_key=key(),
     )
-    done = await make_sent_task(db, world, "cpn")
-    done = await accept_task(db=db, actor=cpn, task_id=_id(done), expected_version=done.version, idempotency_key=key())
+    done = await _contacted(db, world)
     done = await complete_task_with_outcome(
         db=db, actor=cpn, task_id=_id(done), expected_version=done.version, idempotency_key=key(), outcome=AN_OUTCOME
     )
@@ -227,8 +241,7 @@ async def test_terminal_states_stay_terminal(db: AsyncSession, world: World) -> 
 async def test_entered_in_error_is_for_hub_supervisors_only_and_is_final(db: AsyncSession, world: World) -> None:
     # Given a completed task
     cpn = world.caseworker("cpn")
-    task = await make_sent_task(db, world, "cpn")
-    task = await accept_task(db=db, actor=cpn, task_id=_id(task), expected_version=task.version, idempotency_key=key())
+    task = await _contacted(db, world)
     task = await complete_task_with_outcome(
         db=db, actor=cpn, task_id=_id(task), expected_version=task.version, idempotency_key=key(), outcome=AN_OUTCOME
     )

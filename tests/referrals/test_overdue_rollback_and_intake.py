@@ -30,6 +30,7 @@ from gateway.referrals.service import (
     IntakeCloseReason,
     OverdueReason,
     SelfReferralSubmission,
+    TriageReferral,
     accept_task,
     list_inbox,
     list_intake_queue,
@@ -199,7 +200,7 @@ async def test_a_self_referral_waits_for_triage_and_reveals_only_a_reference(db:
         db=db,
         actor=world.coordinator,
         self_referral_id=item.id,
-        case=case_input(crime=CrimeCategory.HATE_CRIME),
+        referral=TriageReferral(case=case_input(crime=CrimeCategory.HATE_CRIME)),
         idempotency_key=key(),
     )
 

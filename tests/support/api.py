@@ -18,6 +18,7 @@ from gateway.auth.keys import ensure_signing_key
 from gateway.db import create_engine, create_session_factory
 from gateway.organisations.service import demo_organisations, ensure_organisation
 from gateway.settings import Settings
+from providers.profile import CrimeCategory, Need
 from tests.support.databases import world_database
 
 ISSUER = "https://gateway.test"
@@ -160,6 +161,7 @@ def referral_input(
     crime: str = "violence",
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
+    """A createReferral input; `needs` and `crime` are the domain's codes, sent as the GraphQL enums' names."""
     birth_year = 2026 - age
     return {
         "idempotencyKey": idempotency_key or key(),
@@ -176,34 +178,34 @@ def referral_input(
             "guardian": {"name": "Sam Example", "relationship": "parent", "phone": "07700900003"} if age < 18 else None,
         },
         "case": {
-            "arrivalRoute": "officer-needs-assessment",
+            "arrivalRoute": "OFFICER_NEEDS_ASSESSMENT",
             "reportedToPolice": True,
             "crimeReference": "CC-2026-0001",
-            "crimeCategory": crime,
-            "domesticAbuseRisk": "none",
-            "needs": needs or ["mental-health", "emotional"],
+            "crimeCategory": CrimeCategory(crime).name,
+            "domesticAbuseRisk": "NONE",
+            "needs": [Need(n).name for n in needs or ["mental-health", "emotional"]],
         },
         "consents": [
             {
-                "givenBy": "victim" if age >= 18 else "guardian",
-                "method": "verbal",
+                "givenBy": "VICTIM" if age >= 18 else "GUARDIAN",
+                "method": "VERBAL",
                 "givenAt": "2026-11-20T10:00:00+00:00",
                 "providers": consent_providers if consent_providers is not None else providers,
                 "dataCategories": [
-                    "name",
-                    "date-of-birth",
-                    "age",
-                    "address",
-                    "phone",
-                    "email",
-                    "safe-contact",
-                    "guardian",
-                    "language",
-                    "crime-category",
-                    "crime-reference",
-                    "priority-flags",
-                    "needs",
-                    "assessment-notes",
+                    "NAME",
+                    "DATE_OF_BIRTH",
+                    "AGE",
+                    "ADDRESS",
+                    "PHONE",
+                    "EMAIL",
+                    "SAFE_CONTACT",
+                    "GUARDIAN",
+                    "LANGUAGE",
+                    "CRIME_CATEGORY",
+                    "CRIME_REFERENCE",
+                    "PRIORITY_FLAGS",
+                    "NEEDS",
+                    "ASSESSMENT_NOTES",
                 ],
                 "statisticsConsent": True,
             }

@@ -133,9 +133,9 @@ async def _casework(gateway: Gateway, facilitator_user_id: int) -> dict[str, str
         {
             "input": {
                 "taskId": tasks["cpn"]["id"],
-                "attemptedAt": (utc_now() - timedelta(minutes=5)).isoformat(),
-                "method": "phone",
-                "result": "no-answer",
+                "attemptedAt": utc_now().isoformat(),
+                "method": "PHONE",
+                "result": "NO_ANSWER",
                 "idempotencyKey": key(),
             }
         },
@@ -161,7 +161,7 @@ async def _casework(gateway: Gateway, facilitator_user_id: int) -> dict[str, str
         "rj-coordinator",
         """mutation($input: CreateRjCaseInput!) { createRjCase(input: $input) { __typename
              ... on RjCasePayload { case { id } } } }""",
-        {"input": {"source": "officer", "crimeCategory": "violence", "idempotencyKey": key()}},
+        {"input": {"source": "OFFICER", "crimeCategory": "VIOLENCE", "idempotencyKey": key()}},
     )
     case_id = case["case"]["id"]
     await _ok(
@@ -171,7 +171,7 @@ async def _casework(gateway: Gateway, facilitator_user_id: int) -> dict[str, str
         {
             "input": {
                 "caseId": case_id,
-                "role": "harmed",
+                "role": "HARMED",
                 "givenName": "Perpetua",
                 "familyName": "Example",
                 "phone": "07700900123",
@@ -199,9 +199,9 @@ async def _casework(gateway: Gateway, facilitator_user_id: int) -> dict[str, str
                     "amountPence": 12_500_000,
                     "firstFinancialYear": year,
                     "lastFinancialYear": year,
-                    "fundingSource": "moj-victims-services-grant",
+                    "fundingSource": "MOJ_VICTIMS_SERVICES_GRANT",
                     "servicesFunded": ["Face-to-face visits"],
-                    "targets": [{"measure": "referrals-received-per-quarter", "value": 40}],
+                    "targets": [{"measure": "REFERRALS_RECEIVED_PER_QUARTER", "value": 40}],
                 },
             }
         },

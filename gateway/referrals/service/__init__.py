@@ -7,7 +7,8 @@ Services flush and never commit; the caller commits once, or rolls back when a D
 One module a responsibility: `access` (ownership filters, loading), `eligibility`, `create`, `send`,
 `changes` (how any task change is made), `lifecycle` (status transitions), `progress` (sub-status and contact
 attempts), `reads` (lists, batch loaders), `projection` and `disclosure` (what a provider sees of a victim and
-the consent behind it), `intake` (self-referral) and `withdrawal` (consent withdrawn: its effect on tasks).
+the consent behind it), `intake` (self-referral), `additions` (a consent or a provider added to a referral)
+and `withdrawal` (consent withdrawn: its effect on tasks).
 """
 
 from gateway.referrals.service.access import (
@@ -18,6 +19,7 @@ from gateway.referrals.service.access import (
     get_provider_task,
     get_task,
 )
+from gateway.referrals.service.additions import add_referral_task, record_referral_consent
 from gateway.referrals.service.changes import TaskChange, check_can_move
 from gateway.referrals.service.create import (
     CaseInput,
@@ -37,7 +39,9 @@ from gateway.referrals.service.eligibility import eligibility_problems
 from gateway.referrals.service.intake import (
     IntakeCloseReason,
     SelfReferralSubmission,
+    TriageReferral,
     list_intake_queue,
+    load_intake_items_for_referrals,
     submit_self_referral,
     triage_self_referral,
 )
@@ -111,7 +115,9 @@ __all__ = [
     "TaskCheck",
     "TaskConsentContext",
     "TaskConsentSummary",
+    "TriageReferral",
     "accept_task",
+    "add_referral_task",
     "cancel_task",
     "check_can_move",
     "create_follow_up_task",
@@ -131,6 +137,7 @@ __all__ = [
     "load_consent_contexts_for_tasks",
     "load_consent_summaries_for_tasks",
     "load_contact_attempts_for_tasks",
+    "load_intake_items_for_referrals",
     "load_tasks_for_referrals",
     "load_victim_views_for_tasks",
     "mark_task_entered_in_error",
@@ -138,6 +145,7 @@ __all__ = [
     "overdue_reasons",
     "record_contact_attempt",
     "record_first_contact",
+    "record_referral_consent",
     "reject_task",
     "resume_task",
     "schedule_appointment",

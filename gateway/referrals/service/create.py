@@ -94,7 +94,7 @@ async def _task_reference(db: AsyncSession, referral: Referral, slug: str) -> st
     return f"{referral.reference}-{slug.upper()}{suffix}"
 
 
-async def _new_draft_task(
+async def new_draft_task(
     db: AsyncSession,
     *,
     referral: Referral,
@@ -165,7 +165,7 @@ async def create_referral_rows(
     referral.reference = f"REF-{referral.created_at.year}-{referral.id:06d}"
     await db.flush()
     tasks = [
-        await _new_draft_task(db, referral=referral, case=case_row, victim=victim, slug=slug) for slug in provider_slugs
+        await new_draft_task(db, referral=referral, case=case_row, victim=victim, slug=slug) for slug in provider_slugs
     ]
     return referral, case_row, consent_rows, tasks
 
@@ -227,6 +227,34 @@ async def create_referral(
     return referral
 
 
+async def add_draft_task(
+    db: AsyncSession, *, actor: Principal, referral: Referral, slug: str, replaces_task_id: int | None = None
+) -> ReferralTask:
+    """A new draft task on an existing referral (another provider, or a follow-up), audited as `task.add`."""
+    case = await get_or_not_found(db, Case, referral.case_id)
+    victim = await get_or_not_found(db, Victim, referral.victim_id)
+    task = await new_draft_task(
+        db, referral=referral, case=case, victim=victim, slug=slug, replaces_task_id=replaces_task_id
+    )
+    subjects = {"referral": referral.id, "task": task.id}
+    if replaces_task_id is not None:
+        subjects["replaces_task"] = replaces_task_id
+    await append_audit(
+        db=db,
+        actor=actor,
+        records=[
+            AuditRecord(
+                category=AuditCategory.ALTERATION,
+                action="task.add",
+                purpose=PURPOSE_REFERRAL,
+                victim_id=task.victim_id,
+                subject_ids=subjects,
+            )
+        ],
+    )
+    return task
+
+
 async def create_follow_up_task(
     *, db: AsyncSession, actor: Principal, task_id: int, provider_slug: str, idempotency_key: str
 ) -> ReferralTask:
@@ -245,24 +273,7 @@ async def create_follow_up_task(
     if old.status not in TERMINAL_STATUSES or old.status == TaskStatus.ENTERED_IN_ERROR:
         raise InvalidTransition("Only a rejected, cancelled, completed or failed task can be followed up.")
     referral = await load_own_referral(db, actor, old.referral_id)
-    case = await get_or_not_found(db, Case, referral.case_id)
-    victim = await get_or_not_found(db, Victim, referral.victim_id)
-    task = await _new_draft_task(
-        db, referral=referral, case=case, victim=victim, slug=provider_slug, replaces_task_id=old.id
-    )
+    task = await add_draft_task(db, actor=actor, referral=referral, slug=provider_slug, replaces_task_id=old.id)
     assert task.id is not None
-    await append_audit(
-        db=db,
-        actor=actor,
-        records=[
-            AuditRecord(
-                category=AuditCategory.ALTERATION,
-                action="task.add",
-                purpose=PURPOSE_REFERRAL,
-                victim_id=task.victim_id,
-                subject_ids={"referral": referral.id, "task": task.id, "replaces_task": old.id},
-            )
-        ],
-    )
     await remember_result(db=db, claim=claim, result_id=task.id)
     return task

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -14,16 +15,17 @@ from sqlmodel import col, select
 
 from gateway.audit.models import AuditCategory
 from gateway.audit.service import AuditRecord, append_audit
-from gateway.auth.principal import Principal, Role, Scope
+from gateway.auth.principal import Principal, Scope
 from gateway.clock import utc_now
+from gateway.consent.service import ConsentInput, validate_consent_input
 from gateway.db import AsyncSession
-from gateway.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
+from gateway.errors import Conflict, ConsentRequired, InvalidTransition, ValidationFailed
 from gateway.idempotency.service import claim_for, claim_idempotency_key, remember_result
 from gateway.kit import first_or_not_found, get_or_not_found, page_size, require
 from gateway.organisations.models import Organisation
 from gateway.organisations.service import HUB
 from gateway.referrals.models import ArrivalRoute, IntakeStatus, SelfReferral
-from gateway.referrals.service.access import PURPOSE_INTAKE, reason_code
+from gateway.referrals.service.access import PURPOSE_INTAKE, reason_code, require_referrer
 from gateway.referrals.service.create import CaseInput, create_referral_rows, validate_case_input
 from gateway.victims.service import (
     GuardianInput,
@@ -142,29 +144,65 @@ async def list_intake_queue(
     return items
 
 
+@dataclass(frozen=True, slots=True)
+class TriageReferral:
+    """What the Hub adds to a self-referral to make it a referral: the case, and optionally consent and providers.
+
+    Consent to be contacted is not consent to share: each provider named here needs one of `consents` covering it.
+    Both may be left empty and added later (recordConsent, addReferralTask).
+    """
+
+    case: CaseInput
+    guardian: GuardianInput | None = None
+    consents: tuple[ConsentInput, ...] = ()
+    provider_slugs: tuple[str, ...] = ()
+    # The form does not ask for it; providers with an age range need it, so the call that takes consent can.
+    date_of_birth: date | None = None
+
+
+def _validate_triage(triage: TriageReferral, victim_input: VictimInput) -> None:
+    """Raise the first fault of the case, the consents, or a provider no consent covers."""
+    now = utc_now()
+    validate_victim_input(victim_input, today=now.date())
+    validate_case_input(triage.case)
+    for consent in triage.consents:
+        validate_consent_input(consent, victim_has_guardian=triage.guardian is not None, now=now)
+    if len(set(triage.provider_slugs)) != len(triage.provider_slugs):
+        raise ValidationFailed("Each provider can appear only once in a referral.")
+    covered = {slug for consent in triage.consents for slug in consent.provider_slugs}
+    if any(slug not in covered for slug in triage.provider_slugs):
+        raise ConsentRequired("Each provider needs a consent given with the triage that covers it.")
+
+
 async def _triage_into_referral(
-    db: AsyncSession, actor: Principal, item: SelfReferral, case: CaseInput, guardian: GuardianInput | None
+    db: AsyncSession, actor: Principal, item: SelfReferral, triage: TriageReferral
 ) -> tuple[dict[str, Any], AuditRecord]:
     victim_input = VictimInput(
         given_name=item.given_name,
         family_name=item.family_name,
-        guardian=guardian,
+        guardian=triage.guardian,
         safe_contact=safe_contact_of(item),
-        **personal_details_of(item),
+        **(personal_details_of(item) | ({"date_of_birth": triage.date_of_birth} if triage.date_of_birth else {})),
     )
-    case = dataclasses.replace(case, arrival_route=ArrivalRoute.SELF_REFERRAL)
-    validate_victim_input(victim_input, today=utc_now().date())
-    validate_case_input(case)
+    case = dataclasses.replace(triage.case, arrival_route=ArrivalRoute.SELF_REFERRAL)
+    _validate_triage(triage, victim_input)
     victim = new_victim(victim_input, hub_organisation_id=actor.organisation_id)
-    referral, case_row, _, _ = await create_referral_rows(
-        db, actor=actor, victim=victim, case=case, consents=(), provider_slugs=()
+    referral, case_row, consent_rows, tasks = await create_referral_rows(
+        db, actor=actor, victim=victim, case=case, consents=triage.consents, provider_slugs=triage.provider_slugs
     )
     audit = AuditRecord(
         category=AuditCategory.COMBINATION,
         action="self-referral.triage",
         purpose=PURPOSE_INTAKE,
         victim_id=victim.id,
-        subject_ids={"self_referral": item.id, "victim": victim.id, "case": case_row.id, "referral": referral.id},
+        subject_ids={
+            "self_referral": item.id,
+            "victim": victim.id,
+            "case": case_row.id,
+            "referral": referral.id,
+            "consents": [c.id for c in consent_rows],
+            "tasks": [t.id for t in tasks],
+        },
     )
     return {"status": IntakeStatus.REFERRAL_CREATED.value, "referral_id": referral.id}, audit
 
@@ -175,26 +213,26 @@ async def triage_self_referral(
     actor: Principal,
     self_referral_id: int,
     idempotency_key: str,
-    case: CaseInput | None = None,
-    guardian: GuardianInput | None = None,
+    referral: TriageReferral | None = None,
     close_reason: IntakeCloseReason | None = None,
 ) -> SelfReferral:
-    """A Hub co-ordinator turns a new self-referral into a victim, case and referral (no tasks), or closes it.
+    """The Hub turns a new self-referral into a victim, case and referral, or closes it with a reason.
 
-    Consent to be contacted is not consent to share: providers are added and sent later, under recorded consent.
+    The Hub acts through a co-ordinator or supervisor signed in, or through its case-management system's client
+    (referrals:write), which acts for them; either way the organisation must be an active referrer.
+    The referral holds the consents given and a draft task per provider they cover; nothing is sent.
     The case's arrival route is always self-referral, whatever the input says.
     """
     require(actor, Scope.REFERRALS_WRITE)
-    if not actor.roles & {Role.HUB_COORDINATOR, Role.HUB_SUPERVISOR}:
-        raise Forbidden()
-    if (case is None) == (close_reason is None):
+    await require_referrer(db, actor)
+    if (referral is None) == (close_reason is None):
         raise ValidationFailed("Triage either creates a case or closes the self-referral with a reason.")
     claim = await claim_for(
         db=db,
         actor=actor,
         operation="self-referral.triage",
         key=idempotency_key,
-        request={"id": self_referral_id, "case": case, "guardian": guardian, "close": close_reason},
+        request={"id": self_referral_id, "referral": referral, "close": close_reason},
     )
     item = await first_or_not_found(
         db,
@@ -212,8 +250,8 @@ async def triage_self_referral(
         values |= {"status": IntakeStatus.CLOSED.value, "close_reason": reason_code(IntakeCloseReason, close_reason)}
         audit = _intake_audit(item, "self-referral.close", AuditCategory.ALTERATION)
     else:
-        assert case is not None
-        outcome, audit = await _triage_into_referral(db, actor, item, case, guardian)
+        assert referral is not None
+        outcome, audit = await _triage_into_referral(db, actor, item, referral)
         values |= outcome
     # The status guard makes a second, racing triage change nothing and report a conflict.
     result = await db.exec(
@@ -229,3 +267,26 @@ async def triage_self_referral(
     assert item.id is not None
     await remember_result(db=db, claim=claim, result_id=item.id)
     return item
+
+
+async def load_intake_items_for_referrals(
+    *, db: AsyncSession, actor: Principal, referral_ids: Sequence[int]
+) -> dict[int, SelfReferral]:
+    """The self-referral each of the Hub's referrals was triaged from, in one query; each read is a consultation."""
+    require(actor, Scope.REFERRALS_READ)
+    if not referral_ids:
+        return {}
+    items = (
+        await db.exec(
+            select(SelfReferral).where(
+                col(SelfReferral.referral_id).in_(set(referral_ids)),
+                col(SelfReferral.hub_organisation_id) == actor.organisation_id,
+            )
+        )
+    ).all()
+    await append_audit(
+        db=db,
+        actor=actor,
+        records=[_intake_audit(item, "self-referral.read", AuditCategory.CONSULTATION) for item in items],
+    )
+    return {item.referral_id: item for item in items if item.referral_id is not None}

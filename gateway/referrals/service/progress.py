@@ -57,28 +57,40 @@ async def _record_progress(
     return task
 
 
+def moment_on_task(task: ReferralTask, moment: datetime, what: str, *, ahead: bool = False) -> datetime:
+    """A moment recorded on a task is never before the task was sent, nor (unless it is planned ahead) in the future."""
+    # The floor is the sending, not the acceptance: `accepted_at` is when the provider pressed accept, which can
+    # follow a call it made on reading the referral, and the first-contact target runs from the sending.
+    moment = as_utc(moment) if ahead else not_in_future(moment, what)
+    if task.requested_at is not None and moment < as_utc(task.requested_at):
+        raise ValidationFailed(f"The {what} cannot be before the task was sent.")
+    return moment
+
+
 async def record_first_contact(*, contacted_at: datetime, **change: Unpack[TaskChange]) -> ReferralTask:
-    """The provider records first contact once; accepted work is then in progress."""
+    """The provider records first contact once, not before the task was sent; accepted work is then in progress."""
     require(change["actor"], Scope.TASKS_WRITE)  # deny before looking at the input
-    contacted_at = not_in_future(contacted_at, "first contact")
 
     def compute(task: ReferralTask) -> dict[str, Any]:
+        moment = moment_on_task(task, contacted_at, "first contact")
         if task.first_contact_at is not None:
             raise InvalidTransition("First contact is already recorded.")
-        if task.requested_at is not None and contacted_at < as_utc(task.requested_at):
-            raise ValidationFailed("First contact cannot be before the task was sent.")
-        values: dict[str, Any] = {"first_contact_at": contacted_at}
+        values: dict[str, Any] = {"first_contact_at": moment}
         if task.status == TaskStatus.ACCEPTED.value:
             values["status"] = TaskStatus.IN_PROGRESS.value
         return values
 
-    return await _record_progress("task.first-contact", {"contacted_at": contacted_at}, compute, **change)
+    return await _record_progress("task.first-contact", {"contacted_at": as_utc(contacted_at)}, compute, **change)
 
 
 async def schedule_appointment(*, appointment_at: datetime, **change: Unpack[TaskChange]) -> ReferralTask:
-    """The provider records the next appointment on work it holds."""
-    values = {"appointment_at": as_utc(appointment_at)}
-    return await _record_progress("task.appointment", values, lambda task: values, **change)
+    """The provider records the next appointment on work it holds; it may lie ahead, never before the sending."""
+    request = {"appointment_at": as_utc(appointment_at)}
+
+    def compute(task: ReferralTask) -> dict[str, Any]:
+        return {"appointment_at": moment_on_task(task, appointment_at, "appointment", ahead=True)}
+
+    return await _record_progress("task.appointment", request, compute, **change)
 
 
 async def set_task_waitlisted(*, waitlisted: bool, **change: Unpack[TaskChange]) -> ReferralTask:
@@ -113,16 +125,20 @@ async def record_contact_attempt(
     result: ContactResult,
     idempotency_key: str,
 ) -> ContactAttempt:
-    """The provider logs each try at reaching the victim (time, method, result) on work it holds."""
+    """The provider logs each try at reaching the victim (time, method, result) on work it holds, since it was sent."""
     require(actor, Scope.TASKS_WRITE)
-    attempted_at = not_in_future(attempted_at, "contact attempt")
     method, result = ContactMethod(method), ContactResult(result)
     claim = await claim_for(
         db=db,
         actor=actor,
         operation="task.contact-attempt",
         key=idempotency_key,
-        request={"task_id": task_id, "attempted_at": attempted_at, "method": method.value, "result": result.value},
+        request={
+            "task_id": task_id,
+            "attempted_at": as_utc(attempted_at),
+            "method": method.value,
+            "result": result.value,
+        },
     )
     if claim.replayed_result_id is not None:
         return await first_or_not_found(
@@ -137,7 +153,7 @@ async def record_contact_attempt(
     assert task.id is not None
     attempt = ContactAttempt(
         task_id=task.id,
-        attempted_at=attempted_at,
+        attempted_at=moment_on_task(task, attempted_at, "contact attempt"),
         method=method.value,
         result=result.value,
         recorded_by=actor.actor_label,

@@ -32,14 +32,14 @@ def operations(task_id: str, version: int) -> dict[str, tuple[str, dict[str, Any
         ),
         "acceptTask": (f"mutation($i: TaskChangeInput!) {{ acceptTask(input: $i) {{ {OUTCOME} }} }}", {"i": change}),
         "rejectTask": (
-            f"mutation($i: ReasonedTaskChangeInput!) {{ rejectTask(input: $i) {{ {OUTCOME} }} }}",
-            {"i": {**change, "reason": "no-capacity"}},
+            f"mutation($i: RejectTaskInput!) {{ rejectTask(input: $i) {{ {OUTCOME} }} }}",
+            {"i": {**change, "reason": "NO_CAPACITY"}},
         ),
         "holdTask": (f"mutation($i: TaskChangeInput!) {{ holdTask(input: $i) {{ {OUTCOME} }} }}", {"i": change}),
         "resumeTask": (f"mutation($i: TaskChangeInput!) {{ resumeTask(input: $i) {{ {OUTCOME} }} }}", {"i": change}),
         "failTask": (
-            f"mutation($i: ReasonedTaskChangeInput!) {{ failTask(input: $i) {{ {OUTCOME} }} }}",
-            {"i": {**change, "reason": "unable-to-contact"}},
+            f"mutation($i: FailTaskInput!) {{ failTask(input: $i) {{ {OUTCOME} }} }}",
+            {"i": {**change, "reason": "UNABLE_TO_CONTACT"}},
         ),
         "recordContactAttempt": (
             "mutation($i: RecordContactAttemptInput!) { recordContactAttempt(input: $i) { __typename "
@@ -48,8 +48,8 @@ def operations(task_id: str, version: int) -> dict[str, tuple[str, dict[str, Any
                 "i": {
                     "taskId": task_id,
                     "attemptedAt": "2026-11-22T00:00:00+00:00",
-                    "method": "phone",
-                    "result": "no-answer",
+                    "method": "PHONE",
+                    "result": "NO_ANSWER",
                     "idempotencyKey": key(),
                 }
             },
@@ -67,8 +67,8 @@ def operations(task_id: str, version: int) -> dict[str, tuple[str, dict[str, Any
         ),
         "sendTask": (f"mutation($i: SendTaskInput!) {{ sendTask(input: $i) {{ {OUTCOME} }} }}", {"i": change}),
         "cancelTask": (
-            f"mutation($i: ReasonedTaskChangeInput!) {{ cancelTask(input: $i) {{ {OUTCOME} }} }}",
-            {"i": {**change, "reason": "victim-request"}},
+            f"mutation($i: CancelTaskInput!) {{ cancelTask(input: $i) {{ {OUTCOME} }} }}",
+            {"i": {**change, "reason": "VICTIM_REQUEST"}},
         ),
         "inbox": (f"{{ inbox(first: 50) {{ items {{ {TASK_FIELDS} }} }} }}", {}),
     }

@@ -24,14 +24,15 @@ mutation Change($input: TaskChangeInput!) { %s(input: $input) {
   __typename ... on TaskPayload { task { status version } } ... on OperationError { code message } } }"""
 
 REASONED = """
-mutation Change($input: ReasonedTaskChangeInput!) { %s(input: $input) {
+mutation Change($input: %sInput!) { %s(input: $input) {
   __typename ... on TaskPayload { task { status statusReason version } } ... on OperationError { code message } } }"""
 
 
 async def change(
     gateway: Gateway, role: str, operation: str, task_id: str, version: int, **extra: Any
 ) -> dict[str, Any]:
-    query = (REASONED if "reason" in extra else CHANGE) % operation
+    # Each transition with a reason takes its own input type, so its own enum of reasons.
+    query = REASONED % (operation[0].upper() + operation[1:], operation) if "reason" in extra else CHANGE % operation
     variables = {"input": {"taskId": task_id, "expectedVersion": version, "idempotencyKey": key(), **extra}}
     body = await gateway.gql(role, query, variables)
     return dict(body["data"][operation])
@@ -50,8 +51,8 @@ async def test_a_referral_from_hub_to_provider_and_through_its_work(gateway: Gat
             "input": {
                 "taskId": sent.task_id,
                 "attemptedAt": datetime.now(UTC).isoformat(),
-                "method": "phone",
-                "result": "no-answer",
+                "method": "PHONE",
+                "result": "NO_ANSWER",
                 "idempotencyKey": key(),
             }
         },
@@ -77,24 +78,24 @@ async def test_a_referral_from_hub_to_provider_and_through_its_work(gateway: Gat
     held = await change(gateway, "cpn", "holdTask", sent.task_id, in_progress["version"])
     resumed = await change(gateway, "cpn", "resumeTask", sent.task_id, held["task"]["version"])
     failed = await change(
-        gateway, "cpn", "failTask", sent.task_id, resumed["task"]["version"], reason="unable-to-contact"
+        gateway, "cpn", "failTask", sent.task_id, resumed["task"]["version"], reason="UNABLE_TO_CONTACT"
     )
     seen_by_hub = await gateway.gql(
         "hub", "query($id: ID!) { task(id: $id) { status statusReason } }", {"id": sent.task_id}
     )
 
     assert [i["id"] for i in inbox["data"]["inbox"]["items"]] == [sent.task_id]
-    assert inbox["data"]["inbox"]["items"][0]["status"] == "requested"
-    assert accepted["task"]["status"] == "accepted"
-    assert attempt["data"]["recordContactAttempt"]["contactAttempt"] == {"method": "phone", "result": "no-answer"}
-    assert in_progress["status"] == "in-progress"
-    assert (held["task"]["status"], resumed["task"]["status"]) == ("on-hold", "in-progress")
+    assert inbox["data"]["inbox"]["items"][0]["status"] == "REQUESTED"
+    assert accepted["task"]["status"] == "ACCEPTED"
+    assert attempt["data"]["recordContactAttempt"]["contactAttempt"] == {"method": "PHONE", "result": "NO_ANSWER"}
+    assert in_progress["status"] == "IN_PROGRESS"
+    assert (held["task"]["status"], resumed["task"]["status"]) == ("ON_HOLD", "IN_PROGRESS")
     assert failed["task"] == {
-        "status": "failed",
+        "status": "FAILED",
         "statusReason": "unable-to-contact",
         "version": failed["task"]["version"],
     }
-    assert seen_by_hub["data"]["task"] == {"status": "failed", "statusReason": "unable-to-contact"}
+    assert seen_by_hub["data"]["task"] == {"status": "FAILED", "statusReason": "unable-to-contact"}
 
 
 async def test_each_provider_sees_exactly_its_allowed_fields(gateway: Gateway) -> None:
@@ -137,7 +138,7 @@ async def test_withdrawal_takes_effect_on_the_very_next_request(gateway: Gateway
 
     assert before["victim"]["givenName"] == "Alex"
     assert withdrawn["data"]["withdrawConsent"]["__typename"] == "ConsentPayload"
-    assert (after["status"], after["statusReason"]) == ("cancelled", "consent-withdrawn")
+    assert (after["status"], after["statusReason"]) == ("CANCELLED", "consent-withdrawn")
     assert after["victim"]["redacted"] is True
     assert after["victim"]["redactionReason"] == "consent-withdrawn"
     personal = [
@@ -157,7 +158,7 @@ async def test_withdrawal_takes_effect_on_the_very_next_request(gateway: Gateway
         "crimeCategory",
     ]
     assert {field: after["victim"][field] for field in personal} == dict.fromkeys(personal)
-    assert after["consent"]["state"] == "withdrawn"
+    assert after["consent"]["state"] == "WITHDRAWN"
 
 
 async def test_an_ineligible_provider_is_refused_with_the_reason(gateway: Gateway) -> None:
@@ -186,11 +187,11 @@ async def test_a_stale_version_is_a_conflict_and_changes_nothing(gateway: Gatewa
     sent = await sent_task(gateway, "cpn")
     await change(gateway, "cpn", "acceptTask", sent.task_id, sent.version)
 
-    stale = await change(gateway, "cpn", "rejectTask", sent.task_id, sent.version, reason="no-capacity")
+    stale = await change(gateway, "cpn", "rejectTask", sent.task_id, sent.version, reason="NO_CAPACITY")
     now = (await gateway.gql("cpn", "query($id: ID!) { task(id: $id) { status } }", {"id": sent.task_id}))["data"]
 
     assert stale == {"__typename": "OperationError", "code": "conflict", "message": stale["message"]}
-    assert now["task"]["status"] == "accepted"
+    assert now["task"]["status"] == "ACCEPTED"
 
 
 COMPLETE = """
@@ -198,17 +199,34 @@ mutation($input: CompleteTaskInput!) { completeTask(input: $input) {
   __typename ... on TaskPayload { task { status version } } ... on OperationError { code message } } }"""
 
 OUTCOME = {
-    "informedAndEmpowered": "improved",
-    "healthAndWellbeing": "not-improved",
-    "copeAndRecover": "improved",
-    "feelingSafer": "not-asked",
+    "informedAndEmpowered": "IMPROVED",
+    "healthAndWellbeing": "NOT_IMPROVED",
+    "copeAndRecover": "IMPROVED",
+    "feelingSafer": "NOT_ASKED",
 }
+
+
+FIRST_CONTACT = """
+mutation($input: RecordFirstContactInput!) { recordFirstContact(input: $input) {
+  __typename ... on TaskPayload { task { status version } } ... on OperationError { code message } } }"""
 
 
 async def test_completing_a_task_records_its_outcome(gateway: Gateway) -> None:
     sent = await sent_task(gateway, "cpn")
     accepted = await change(gateway, "cpn", "acceptTask", sent.task_id, sent.version)
-    version = accepted["task"]["version"]
+    contacted = await gateway.gql(
+        "cpn",
+        FIRST_CONTACT,
+        {
+            "input": {
+                "taskId": sent.task_id,
+                "expectedVersion": accepted["task"]["version"],
+                "contactedAt": datetime.now(UTC).isoformat(),
+                "idempotencyKey": key(),
+            }
+        },
+    )
+    version = contacted["data"]["recordFirstContact"]["task"]["version"]
 
     unknown_measure = await gateway.gql(
         "cpn",
@@ -218,7 +236,7 @@ async def test_completing_a_task_records_its_outcome(gateway: Gateway) -> None:
                 "taskId": sent.task_id,
                 "expectedVersion": version,
                 "idempotencyKey": key(),
-                "outcome": {**OUTCOME, "providerMeasures": [{"code": "shoe-size", "result": "improved"}]},
+                "outcome": {**OUTCOME, "providerMeasures": [{"code": "shoe-size", "result": "IMPROVED"}]},
             }
         },
     )
@@ -234,5 +252,5 @@ async def test_completing_a_task_records_its_outcome(gateway: Gateway) -> None:
     )
 
     assert unknown_measure["data"]["completeTask"]["code"] == "validation"
-    assert completed["data"]["completeTask"]["task"]["status"] == "completed"
+    assert completed["data"]["completeTask"]["task"]["status"] == "COMPLETED"
     assert by_another_provider["data"]["completeTask"]["code"] == "not-found"

@@ -119,7 +119,7 @@ async def test_a_self_referral_gets_only_a_reference_and_lands_in_the_hub_queue(
     assert list(response.json()) == ["reference"]
     assert "Jo" not in response.text and "07700" not in response.text
     assert queue["data"]["intakeQueue"]["items"] == [
-        {"confirmationReference": response.json()["reference"], "givenName": "Jo", "status": "new"}
+        {"confirmationReference": response.json()["reference"], "givenName": "Jo", "status": "NEW"}
     ]
     assert provider_inbox["data"]["inbox"]["items"] == []
 

@@ -71,7 +71,7 @@ async def test_authorisation_matrix_for_rj_cases_over_http(
     accepted = await gateway.gql(
         "rj-hub", ACCEPT, {"i": {"taskId": sent.task_id, "expectedVersion": sent.version, "idempotencyKey": key()}}
     )
-    assert accepted["data"]["acceptTask"]["task"]["status"] == "accepted"
+    assert accepted["data"]["acceptTask"]["task"]["status"] == "ACCEPTED"
     coordinator = await _rj_coordinator_token(client, world)
 
     # A provider other than the RJ hub cannot open an RJ case, even from the RJ task's id, nor list RJ cases
@@ -85,19 +85,19 @@ async def test_authorisation_matrix_for_rj_cases_over_http(
     opened = await _as(client, coordinator, FROM_TASK, {"i": {"taskId": sent.task_id, "idempotencyKey": key()}})
     case = opened["data"]["createRjCaseFromTask"]["case"]
     assert re.fullmatch(r"RJ-\d{4}-\d{6}", case["reference"])
-    assert (case["stage"], case["source"]) == ("referral-received", "hub-task")
+    assert (case["stage"], case["source"]) == ("REFERRAL_RECEIVED", "HUB_TASK")
     again = await _as(client, coordinator, FROM_TASK, {"i": {"taskId": sent.task_id, "idempotencyKey": key()}})
     assert again["data"]["createRjCaseFromTask"] == {"__typename": "OperationError", "code": "conflict"}
 
     # The co-ordinator sees every RJ case
     listed = await _as(client, coordinator, RJ_CASES)
     assert listed["data"]["rjCases"]["items"] == [
-        {"id": case["id"], "reference": case["reference"], "stage": "referral-received"}
+        {"id": case["id"], "reference": case["reference"], "stage": "REFERRAL_RECEIVED"}
     ]
     # The Hub sees only the status of the task it sent, and a provider never sees another's task
     assert (await gateway.gql("hub", TASK, {"id": sent.task_id}))["data"]["task"] == {
         "id": sent.task_id,
-        "status": "accepted",
+        "status": "ACCEPTED",
     }
     assert (await gateway.gql("cpn", TASK, {"id": sent.task_id}))["data"]["task"] is None
     # And no one else reaches the case's detail
@@ -251,4 +251,4 @@ async def test_the_calendar_feed_parses_names_no_one_and_hides_behind_404(
     # A wrong, old, empty or absent token gets a 404, the same as a feed that does not exist
     for params in ({"token": token[:-1] + ("A" if token[-1] != "A" else "B")}, {"token": old_token}, {"token": ""}, {}):
         refused = await client.get("/rj/calendar.ics", params=params)
-        assert (refused.status_code, refused.text) == (404, "Not found."), params
+        assert (refused.status_code, refused.json()) == (404, {"error": "not-found", "message": "Not found."}), params
