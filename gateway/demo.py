@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from sqlmodel import col, func, select
 
 from gateway.auth.models import User
-from gateway.auth.principal import Principal, Role, scopes_for_roles
+from gateway.auth.principal import Principal, Role, Scope, scopes_for_roles
 from gateway.clock import utc_now
 from gateway.consent.models import Consent, ConsentMethod
 from gateway.consent.service import ConsentInput
@@ -46,6 +46,12 @@ from gateway.restorative_justice.service import create_case_from_task
 from gateway.victims.models import ConsentGiver
 from gateway.victims.service import GuardianInput, SafeContact, VictimInput
 from providers.profile import CrimeCategory, Need, VictimField
+
+
+def demo_client_id(slug: str) -> str:
+    """The demo machine client of an organisation (its secret is printed by `gateway welcome`)."""
+    return f"{slug}-demo"
+
 
 IMPROVED = OutcomeRecordInput(
     informed_and_empowered=MeasureResult.IMPROVED,
@@ -122,16 +128,16 @@ async def _person(db: AsyncSession, role: Role, email: str) -> Principal:
     )
 
 
-async def _caseworker(db: AsyncSession, slug: str, number: int) -> Principal:
-    # Providers other than the demo users' own have no staff accounts: their machine clients act for them.
+async def _provider_client(db: AsyncSession, slug: str) -> Principal:
+    # Only cpn has demo staff; every provider has a demo machine client, which acts for its caseworkers, so the
+    # audit trail names a caller that exists.
     organisation = (await db.exec(select(Organisation).where(col(Organisation.slug) == slug))).one()
     assert organisation.id is not None
     return Principal(
         organisation_id=organisation.id,
         organisation_slug=slug,
-        scopes=scopes_for_roles(frozenset({Role.PROVIDER_CASEWORKER})),
-        roles=frozenset({Role.PROVIDER_CASEWORKER}),
-        user_id=10_000 + number,
+        scopes=frozenset({Scope.TASKS_READ, Scope.TASKS_WRITE, Scope.OUTCOMES_WRITE}),
+        client_id=demo_client_id(slug),
     )
 
 
@@ -179,7 +185,14 @@ def _consent(story: Story) -> ConsentInput:
 LADDER = ("draft", "sent", "accepted", "attempted", "contacted", "completed")
 
 
-async def _tell(db: AsyncSession, story: Story, number: int, coordinator: Principal, rj: Principal) -> None:
+async def _tell(
+    db: AsyncSession,
+    story: Story,
+    number: int,
+    coordinator: Principal,
+    rj: Principal,
+    caseworkers: dict[str, Principal],
+) -> None:
     """Take one story as far as it goes, each step by the person whose step it is."""
     key = f"demo-{number}"
     referral = await create_referral(
@@ -199,7 +212,9 @@ async def _tell(db: AsyncSession, story: Story, number: int, coordinator: Princi
     task = await send_task(
         db=db, actor=coordinator, task_id=task_id, expected_version=task.version, idempotency_key=f"{key}-send"
     )
-    provider = rj if story.provider == "rj-hub" else await _caseworker(db, story.provider, number)
+    provider = rj if story.provider == "rj-hub" else caseworkers.get(story.provider)
+    if provider is None:
+        provider = await _provider_client(db, story.provider)
     if story.progress == "withdrawn":
         consent_id = (await _consent_ids(db, referral))[0]
         await withdraw_consent(db=db, actor=coordinator, consent_id=consent_id, idempotency_key=f"{key}-withdraw")
@@ -266,14 +281,17 @@ async def _consent_ids(db: AsyncSession, referral: Referral) -> Sequence[int]:
     return [int(consent_id) for consent_id in found.all() if consent_id is not None]
 
 
-async def seed_demo_casework(db: AsyncSession, *, coordinator_email: str, rj_coordinator_email: str) -> list[str]:
+async def seed_demo_casework(
+    db: AsyncSession, *, coordinator_email: str, rj_coordinator_email: str, caseworker_email: str
+) -> list[str]:
     """Fictional referrals at every step, two self-referrals waiting and an RJ case; once only."""
     if (await db.exec(select(func.count()).select_from(Referral))).one():
         return ["exists  demo casework"]
     coordinator = await _person(db, Role.HUB_COORDINATOR, coordinator_email)
     rj = await _person(db, Role.RJ_COORDINATOR, rj_coordinator_email)
+    cpn = await _person(db, Role.PROVIDER_CASEWORKER, caseworker_email)
     for number, story in enumerate(STORIES):
-        await _tell(db, story, number, coordinator, rj)
+        await _tell(db, story, number, coordinator, rj, {cpn.organisation_slug: cpn})
     for number, submission in enumerate(SELF_REFERRALS):
         await submit_self_referral(db=db, submission=submission, idempotency_key=f"demo-self-referral-{number}")
     return [f"created demo casework: {len(STORIES)} referrals, {len(SELF_REFERRALS)} self-referrals, 1 RJ case"]

@@ -9,10 +9,12 @@ from gateway.auth.keys import ensure_signing_key
 from gateway.auth.models import User
 from gateway.auth.principal import Role, Scope
 from gateway.db import AsyncSession, create_engine, create_session_factory
-from gateway.demo import seed_demo_casework
+from gateway.demo import demo_client_id, seed_demo_casework
 from gateway.organisations.models import OrganisationRole
 from gateway.organisations.service import demo_organisations, ensure_organisation
 from gateway.settings import ConfigurationError, Settings
+
+__all__ = ["DEMO_USERS", "demo_client_id", "demo_client_secret", "demo_user_email", "demo_user_password", "seed_demo"]
 
 # Well-known demo credentials: printed by `make run`, refused outside development.
 DEMO_USERS: dict[Role, str] = {
@@ -31,10 +33,6 @@ ROLE_CLIENT_SCOPES: dict[OrganisationRole, tuple[Scope, ...]] = {
     OrganisationRole.COMMISSIONER: (Scope.MONITORING_READ,),
 }
 DEMO_WEB_REDIRECT_URI = "http://127.0.0.1:8765/callback"
-
-
-def demo_client_id(slug: str) -> str:
-    return f"{slug}-demo"
 
 
 def demo_client_secret(slug: str) -> str:
@@ -113,6 +111,7 @@ async def seed_demo(settings: Settings) -> list[str]:
                 db,
                 coordinator_email=demo_user_email(Role.HUB_COORDINATOR),
                 rj_coordinator_email=demo_user_email(Role.RJ_COORDINATOR),
+                caseworker_email=demo_user_email(Role.PROVIDER_CASEWORKER),
             )
     finally:
         await engine.dispose()
