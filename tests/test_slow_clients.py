@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-import threading
 import time
 from collections.abc import Awaitable, Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from gateway.app import create_app
 from gateway.serving import server_config
 from gateway.settings import Settings
 from tests.support.api import ISSUER, ApiWorld, api_templates, database_url, world
+from tests.support.loopback import free_port, running
 
 __all__ = ["api_templates", "database_url", "world"]
 
@@ -48,29 +46,12 @@ def settings(database_url: str) -> Settings:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.contextmanager
 def served(settings: Settings) -> Iterator[str]:
     """The gateway on loopback, configured as `gateway serve` configures uvicorn; its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(server_config(settings, create_app(settings), host="127.0.0.1", port=port))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the gateway did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    config = server_config(settings, create_app(settings), host="127.0.0.1", port=free_port())
+    with running(config) as url:
+        yield url
 
 
 async def _stall(port: int, sent: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

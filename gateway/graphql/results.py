@@ -8,8 +8,10 @@ from typing import TypeVar
 
 import strawberry
 
+from gateway.auth.principal import Principal
 from gateway.db import AsyncSession
 from gateway.errors import DomainError
+from gateway.graphql.caller import caller
 from gateway.graphql.context import Info
 
 log = logging.getLogger("gateway.graphql")
@@ -44,3 +46,18 @@ async def perform(info: Info, operation: Callable[[AsyncSession], Awaitable[T]])
         return result
 
     return await info.context.session.run(transaction)
+
+
+P = TypeVar("P")
+# A service call waiting for the request's session and caller; its ids are parsed when it runs, inside the
+# transaction, so a malformed id comes back as an OperationError like any other refusal.
+Change = Callable[[AsyncSession, Principal], Awaitable[T]]
+
+
+async def perform_change(info: Info, change: Change[T], show: Callable[[T], P]) -> P | OperationError:
+    """`perform` for a service call that takes the caller: run it, then map its row to the payload."""
+
+    async def run(db: AsyncSession) -> P:
+        return show(await change(db, caller(info)))
+
+    return await perform(info, run)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
 import strawberry
 
-from gateway.auth.principal import Principal, Scope
+from gateway.auth.principal import Scope
 from gateway.db import AsyncSession
 from gateway.errors import DomainError
 from gateway.graphql.caller import caller
@@ -15,7 +12,7 @@ from gateway.graphql.context import Info
 from gateway.graphql.ids import record_id
 from gateway.graphql.pagination import decode_cursor, next_cursor, page_size
 from gateway.graphql.permissions import requires, requires_any
-from gateway.graphql.results import OperationError, perform
+from gateway.graphql.results import Change, perform, perform_change
 from gateway.restorative_justice import service
 from gateway.restorative_justice.inputs import (
     AddRjPartyInput,
@@ -71,30 +68,19 @@ from gateway.restorative_justice.vocabularies import RjStage
 MANAGE = requires(Scope.RJ_MANAGE)
 CASEWORK = requires_any(Scope.RJ_MANAGE, Scope.RJ_FACILITATE)
 
-T = TypeVar("T")
-P = TypeVar("P")
-# A service call waiting for the request's session and caller; its ids are parsed when it runs, inside the
-# transaction, so a malformed id comes back as an OperationError like any other refusal.
-Change = Callable[[AsyncSession, Principal], Awaitable[T]]
-
-
-async def _change(info: Info, change: Change[T], show: Callable[[T], P]) -> P | OperationError:
-    async def run(db: AsyncSession) -> P:
-        return show(await change(db, caller(info)))
-
-    return await perform(info, run)
-
 
 async def _case(info: Info, change: Change[RjCase]) -> RjCaseResult:
-    return await _change(info, change, lambda case: RjCasePayload(case=RjCaseType.from_row(case)))
+    return await perform_change(info, change, lambda case: RjCasePayload(case=RjCaseType.from_row(case)))
 
 
 async def _party(info: Info, change: Change[Party]) -> RjPartyResult:
-    return await _change(info, change, lambda party: RjPartyPayload(party=RjPartyRefType.from_row(party)))
+    return await perform_change(info, change, lambda party: RjPartyPayload(party=RjPartyRefType.from_row(party)))
 
 
 async def _facilitator(info: Info, change: Change[Facilitator]) -> RjFacilitatorResult:
-    return await _change(info, change, lambda row: RjFacilitatorPayload(facilitator=RjFacilitatorType.from_row(row)))
+    return await perform_change(
+        info, change, lambda row: RjFacilitatorPayload(facilitator=RjFacilitatorType.from_row(row))
+    )
 
 
 async def _conference(info: Info, change: Change[Conference]) -> RjConferenceResult:
@@ -216,7 +202,7 @@ class RestorativeJusticeMutation:
     async def rotate_rj_calendar_token(
         self, info: Info, facilitator_id: strawberry.ID | None = None
     ) -> RjCalendarFeedResult:
-        return await _change(
+        return await perform_change(
             info,
             lambda db, actor: service.rotate_feed_token(
                 db=db,

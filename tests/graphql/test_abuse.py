@@ -23,7 +23,6 @@ from gateway.app import create_app
 from gateway.audit.models import AuditEntry
 from gateway.db import create_engine, create_session_factory
 from gateway.settings import Environment, Settings
-from tests.graphql.loopback import served
 from tests.support.api import (
     ISSUER,
     Gateway,
@@ -36,6 +35,7 @@ from tests.support.api import (
     settings,
     world,
 )
+from tests.support.loopback import served
 
 # The API world's fixtures, bound for this module's tests.
 __all__ = ["api_templates", "client", "database_url", "gateway", "settings", "world"]

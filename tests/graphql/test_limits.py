@@ -21,7 +21,7 @@ from gateway.graphql.limits import MAX_ALIASES, MAX_DEPTH, BudgetExceeded, limit
 from gateway.graphql.validation import DocumentChecks, validate_by
 from gateway.schema import build_schema
 from gateway.settings import Settings
-from tests.graphql.loopback import served
+from tests.support.loopback import served
 
 TIME_BUDGET_SECONDS = 1.0
 
