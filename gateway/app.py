@@ -21,10 +21,13 @@ from gateway.graphql.view import GatewayGraphQL
 from gateway.health import healthz, http_error, readyz, server_error
 from gateway.logs import configure_logging
 from gateway.middleware import BodySizeLimitMiddleware, RequestBodyTimeoutMiddleware, RequestContextMiddleware
+from gateway.notifications.dispatcher import background_dispatcher
 from gateway.referrals.http import SCHEMA_PATH, SelfReferralEndpoint, serve_self_referral_schema
 from gateway.restorative_justice.http import FEED_PATH, CalendarFeedEndpoint
 from gateway.schema import build_schema
 from gateway.settings import Settings
+from gateway.web.routes import build_portal
+from gateway.web.security import SIGN_IN_POLICY
 
 
 def settle_heap_for_serving() -> None:
@@ -46,6 +49,10 @@ def create_app(settings: Settings) -> Starlette:
     verifier = TokenVerifier(settings, session_factory)
     authorization_server = GatewayAuthorizationServer(settings, verifier.verify)
     oauth = AuthorizationEndpoints(settings, authorization_server, session_factory)
+    portal = build_portal(settings, session_factory, oauth, verifier)
+    # People sign in on the authorisation server's page, shown in the portal's design.
+    oauth.login_renderer = portal.login_page
+    oauth.login_policy = SIGN_IN_POLICY
     graphql = GatewayGraphQL(
         build_schema(production=not settings.is_development, fast_execution=settings.fast_execution),
         settings=settings,
@@ -55,7 +62,9 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            yield
+            # The notifications dispatcher runs in the server unless GATEWAY_DISPATCH_IN_SERVE is off.
+            async with background_dispatcher(settings, engine):
+                yield
         finally:
             await engine.dispose()
 
@@ -68,6 +77,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/self-referral", SelfReferralEndpoint(settings, session_factory).handle, methods=["POST"]),
             Route(SCHEMA_PATH, serve_self_referral_schema, methods=["GET"]),
             Route(FEED_PATH, CalendarFeedEndpoint(session_factory).handle, methods=["GET"]),
+            *portal.routes(),
         ],
         middleware=[
             Middleware(RequestContextMiddleware),

@@ -7,6 +7,7 @@ from sqlmodel import select
 from gateway.auth import service as auth
 from gateway.auth.keys import ensure_signing_key
 from gateway.auth.models import User
+from gateway.auth.portal_sessions import PORTAL_CLIENT_ID, ensure_portal_client
 from gateway.auth.principal import Role, Scope
 from gateway.db import AsyncSession, create_engine, create_session_factory
 from gateway.demo import demo_client_id, seed_demo_casework
@@ -97,6 +98,10 @@ async def seed_demo(settings: Settings) -> list[str]:
                 secret=demo_client_secret("gateway-web"),
                 redirect_uris=[DEMO_WEB_REDIRECT_URI],
             )
+            await ensure_portal_client(
+                db=db, organisation_slug="hub", issuer_url=settings.issuer_url, session_secret=settings.session_secret
+            )
+            lines.append(f"portal client {PORTAL_CLIENT_ID} ready")
             for role, slug in DEMO_USERS.items():
                 exists = (await db.exec(select(User).where(User.email == demo_user_email(role)))).first()
                 if exists is None:

@@ -114,6 +114,24 @@ def rotate_secret(client_id: str, as_json: bool) -> None:
         click.echo(f"client_secret: {secret}   (shown once; only its hash is kept)")
 
 
+@clients.command("portal")
+@click.option("--organisation", default="hub", show_default=True, help="The organisation that owns the client.")
+def register_portal_client(organisation: str) -> None:
+    """Register (or bring up to date) the staff portal's own client: run after changing the issuer URL or the
+    session secret, from which its secret is derived."""
+    from gateway.auth.portal_sessions import ensure_portal_client
+
+    client = _in_transaction(
+        lambda db, settings: ensure_portal_client(
+            db=db,
+            organisation_slug=organisation,
+            issuer_url=settings.issuer_url,
+            session_secret=settings.session_secret,
+        )
+    )
+    click.echo(f"portal client {client.client_id} ready; redirect URI {client.redirect_uris[0]}")
+
+
 @click.group()
 def users() -> None:
     """Staff who sign in through the browser."""

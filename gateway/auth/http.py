@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+from collections.abc import Callable
 from html import escape
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,11 +64,16 @@ def _redirect_origin(redirect_uri: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def page_headers(redirect_uri: str = "") -> dict[str, str]:
+# The sign-in form in a design of the deployer's choosing (the staff portal's GOV.UK page): hidden authorisation
+# parameters, the CSRF token and the message in, the page's HTML out; with the CSP its assets need.
+LoginRenderer = Callable[[dict[str, str], str, "str | None"], str]
+
+
+def page_headers(redirect_uri: str = "", policy: str = PAGE_POLICY) -> dict[str, str]:
     """Headers for the sign-in pages. The form posts to the gateway, whose answer redirects to the client: browsers
     apply form-action to that redirect too, so the client's origin is allowed as well."""
     origin = _redirect_origin(redirect_uri)
-    policy = f"{PAGE_POLICY} {origin}" if origin else PAGE_POLICY
+    policy = f"{policy} {origin}" if origin else policy
     return {**PAGE_HEADERS, "Content-Security-Policy": policy}
 
 
@@ -110,6 +116,8 @@ class AuthorizationEndpoints:
         self.settings = settings
         self.server = server
         self.session_factory = session_factory
+        self.login_renderer: LoginRenderer | None = None
+        self.login_policy = PAGE_POLICY
         self.login_limits = service.LoginLimits(
             per_account_from_one_address=settings.login_max_failures,
             per_account=settings.login_account_max_failures,
@@ -252,16 +260,30 @@ class AuthorizationEndpoints:
             for k in AUTHORIZE_PARAMETERS
         )
         alert = f'<p role="alert">{escape(message)}</p>' if message else ""
+        csrf = keyed_digest(self.settings.session_secret, nonce)
+        if self.login_renderer is not None:
+            hidden_fields = {k: fields.get(k, "") for k in AUTHORIZE_PARAMETERS}
+            response = HTMLResponse(
+                self.login_renderer(hidden_fields, csrf, message),
+                status_code=status_code,
+                headers=page_headers(fields.get("redirect_uri", ""), self.login_policy),
+            )
+            self._set_csrf_cookie(response, nonce)
+            return response
         page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in - Referral gateway</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body><main><h1>Sign in to the referral gateway</h1>{alert}
 <form method="post" action="/oauth/authorize">
-<input type="hidden" name="csrf_token" value="{keyed_digest(self.settings.session_secret, nonce)}">{hidden}
+<input type="hidden" name="csrf_token" value="{csrf}">{hidden}
 <label>E-mail address <input type="email" name="email" autocomplete="username" required></label>
 <label>Password <input type="password" name="password" autocomplete="current-password" required></label>
 <button type="submit">Sign in</button></form></main></body></html>"""
         response = HTMLResponse(page, status_code=status_code, headers=page_headers(fields.get("redirect_uri", "")))
+        self._set_csrf_cookie(response, nonce)
+        return response
+
+    def _set_csrf_cookie(self, response: Response, nonce: str) -> None:
         response.set_cookie(
             CSRF_COOKIE,
             nonce,
@@ -270,4 +292,3 @@ class AuthorizationEndpoints:
             secure=self.settings.issuer_url.startswith("https://"),
             path="/oauth/authorize",
         )
-        return response

@@ -17,6 +17,7 @@ __all__ = [
     "IssuedToken",
     "LoginThrottle",
     "OAuthClient",
+    "PortalSession",
     "SigningKey",
     "User",
     "metadata",
@@ -134,3 +135,19 @@ class LoginThrottle(SQLModel, table=True):
     account_key: str = Field(max_length=64, sa_column_kwargs={"unique": True}, nullable=False)
     failures: int = Field(default=0, nullable=False)
     locked_until: datetime | None = Field(default=None, sa_type=UTC_DATETIME)
+
+
+class PortalSession(SQLModel, table=True):
+    """A browser's session with the staff portal (gateway/web): the portal holds the person's tokens, the browser
+    holds only an opaque cookie. Found by a keyed hash of the cookie; the tokens and the drafts of unfinished forms
+    are encrypted with a key derived from the session secret. A row without a user is a sign-in in progress."""
+
+    __tablename__ = "portal_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_digest: str = Field(max_length=64, sa_column_kwargs={"unique": True}, nullable=False)
+    user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    sealed: str = Field(default="", sa_type=sa.Text, nullable=False)  # tokens, PKCE verifier, drafts
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTC_DATETIME, nullable=False)
+    last_seen_at: datetime = Field(default_factory=utc_now, sa_type=UTC_DATETIME, nullable=False)
+    expires_at: datetime = Field(sa_type=UTC_DATETIME, nullable=False, index=True)
