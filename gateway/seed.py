@@ -15,7 +15,17 @@ from gateway.organisations.models import OrganisationRole
 from gateway.organisations.service import demo_organisations, ensure_organisation
 from gateway.settings import ConfigurationError, Settings
 
-__all__ = ["DEMO_USERS", "demo_client_id", "demo_client_secret", "demo_user_email", "demo_user_password", "seed_demo"]
+__all__ = [
+    "DEMO_PROVIDER_CASEWORKERS",
+    "DEMO_USERS",
+    "demo_caseworker_email",
+    "demo_caseworker_password",
+    "demo_client_id",
+    "demo_client_secret",
+    "demo_user_email",
+    "demo_user_password",
+    "seed_demo",
+]
 
 # Well-known demo credentials: printed by `make run`, refused outside development.
 DEMO_USERS: dict[Role, str] = {
@@ -28,6 +38,18 @@ DEMO_USERS: dict[Role, str] = {
     Role.COMMISSIONER_ANALYST: "opcc",
     Role.ADMINISTRATOR: "hub",
 }
+# A caseworker at each of the other providers, so a referral to two providers can be followed through the portal.
+DEMO_PROVIDER_CASEWORKERS = ("family-action", "rape-crisis", "road-victims-trust")
+
+
+def demo_caseworker_email(slug: str) -> str:
+    return f"caseworker@{slug}.demo.invalid"
+
+
+def demo_caseworker_password(slug: str) -> str:
+    return f"demo-password-{slug}-caseworker"
+
+
 ROLE_CLIENT_SCOPES: dict[OrganisationRole, tuple[Scope, ...]] = {
     OrganisationRole.REFERRER: (Scope.REFERRALS_READ, Scope.REFERRALS_WRITE),
     OrganisationRole.PROVIDER: (Scope.TASKS_READ, Scope.TASKS_WRITE, Scope.OUTCOMES_WRITE),
@@ -111,6 +133,16 @@ async def seed_demo(settings: Settings) -> list[str]:
                         email=demo_user_email(role),
                         roles=[role.value],
                         password=demo_user_password(role),
+                    )
+            for slug in DEMO_PROVIDER_CASEWORKERS:
+                email = demo_caseworker_email(slug)
+                if (await db.exec(select(User).where(User.email == email))).first() is None:
+                    await auth.add_user(
+                        db=db,
+                        organisation_slug=slug,
+                        email=email,
+                        roles=[Role.PROVIDER_CASEWORKER.value],
+                        password=demo_caseworker_password(slug),
                     )
             lines += await seed_demo_casework(
                 db,

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from gateway.db import create_engine, create_session_factory
 from gateway.organisations.service import list_organisations
-from gateway.seed import DEMO_USERS, demo_client_id, demo_client_secret, demo_user_email, demo_user_password
+from gateway.seed import (
+    DEMO_PROVIDER_CASEWORKERS,
+    DEMO_USERS,
+    demo_caseworker_email,
+    demo_caseworker_password,
+    demo_client_id,
+    demo_client_secret,
+    demo_user_email,
+    demo_user_password,
+)
 from gateway.settings import Settings
 
 
@@ -19,6 +28,7 @@ async def welcome_text(settings: Settings, *, base_url: str) -> str:
     lines = [
         "",
         "Referral gateway (development)",
+        f"  Staff portal (sign in as a demo person below): {base_url}/portal/",
         f"  GraphQL (GraphiQL in a browser): {base_url}/graphql",
         f"  Health: {base_url}/healthz   Readiness: {base_url}/readyz",
         "",
@@ -39,8 +49,12 @@ async def welcome_text(settings: Settings, *, base_url: str) -> str:
         '    -d \'{"query": "{ inbox(first: 20) { items { reference status victim { givenName } } } }"}\'',
         "",
         "Demo machine clients: <slug>-demo with secret demo-secret-<slug>, one per organisation above.",
-        "Demo staff, who sign in at /oauth/authorize through a code + PKCE client such as gateway-web-demo:",
-        *(f"  {demo_user_email(role):<36} {demo_user_password(role)}" for role in DEMO_USERS),
+        f"Demo staff, who sign in to the staff portal at {base_url}/portal/ (or through any code + PKCE client):",
+        *(f"  {demo_user_email(role):<46} {demo_user_password(role)}" for role in DEMO_USERS),
+        *(
+            f"  {demo_caseworker_email(slug):<46} {demo_caseworker_password(slug)}"
+            for slug in DEMO_PROVIDER_CASEWORKERS
+        ),
         f"OAuth metadata: {base_url}/.well-known/oauth-authorization-server",
         "",
     ]

@@ -123,8 +123,8 @@ class PortalBrowser:
     """One person's browser without JavaScript: cookies kept, redirects followed by hand, forms posted with the
     CSRF token of the last page shown."""
 
-    def __init__(self, app: Starlette) -> None:
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ISSUER)
+    def __init__(self, app: Starlette, *, base_url: str = ISSUER) -> None:
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
         self.page: httpx.Response | None = None
 
     async def close(self) -> None:
@@ -157,9 +157,9 @@ class PortalBrowser:
             form.setdefault("csrf_token", self.csrf)
         return await self._follow(await self.http.post(path, data=form))
 
-    async def sign_in(self, who: str) -> httpx.Response:
+    async def sign_in(self, who: str | StaffMember) -> httpx.Response:
         """Through the authorisation server's sign-in page, as a person would."""
-        member = STAFF[who]
+        member = STAFF[who] if isinstance(who, str) else who
         page = await self.get("/portal/sign-in")
         assert page.status_code == 200, page.text
         form = {unescape(k): unescape(v) for k, v in _HIDDEN.findall(page.text)}
