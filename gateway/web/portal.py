@@ -12,6 +12,7 @@ click and a person's rights are what their roles allow now. The page's own work 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -24,6 +25,7 @@ from urllib.parse import urlencode
 import orjson
 from jinja2 import Environment
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -33,7 +35,7 @@ from starlette.staticfiles import StaticFiles
 
 from gateway.auth import service as auth_service
 from gateway.auth.http import AuthorizationEndpoints
-from gateway.auth.models import User
+from gateway.auth.models import PortalSession, User
 from gateway.auth.portal_sessions import (
     PORTAL_CLIENT_ID,
     OpenSession,
@@ -184,6 +186,7 @@ class Portal:
         self.secure_cookie = not settings.is_development or settings.issuer_url.startswith("https://")
         self._page_routes: list[Route] = []
         self.sections: list[NavigationItem] = []
+        self._refresh_locks = [asyncio.Lock() for _ in range(64)]
 
     # -- rendering -------------------------------------------------------------------------------------------
 
@@ -244,6 +247,7 @@ class Portal:
         state, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         async with self.session_factory() as db, db.begin():
+            await self.sessions.purge_expired(db=db)  # sessions nobody signed out of: an indexed delete, here
             cookie, _ = await self.sessions.create(db=db, contents={"state": state, "verifier": verifier})
         query = urlencode(
             {
@@ -371,17 +375,16 @@ class Portal:
             return None
         async with self.session_factory() as db, db.begin():
             session = await self.sessions.find(db=db, cookie=cookie)
-            if session is None or not session.signed_in:
+        if session is None or not session.signed_in:
+            return None
+        tokens = session.contents.get("tokens") or {}
+        if _near_end(tokens):
+            refreshed = await self._refresh(request, session)
+            if refreshed is None:
                 return None
-            tokens = session.contents.get("tokens") or {}
-            if float(tokens.get("expires_at", 0)) - utc_now().timestamp() < REFRESH_MARGIN_SECONDS:
-                answer = await self._token_request(
-                    request, {"grant_type": "refresh_token", "refresh_token": str(tokens.get("refresh_token", ""))}
-                )
-                if answer is None:
-                    await self.sessions.end(db=db, session=session)
-                    return None
-                tokens = session.contents["tokens"] = _tokens(answer)
+            tokens = refreshed
+        async with self.session_factory() as db, db.begin():
+            session.row = await db.merge(session.row)
             try:
                 claims = await self.verifier.verify(str(tokens.get("access_token", "")))
             except InvalidToken:
@@ -409,6 +412,39 @@ class Portal:
             email=user.email if user else "",
             flash_message=str(flash) if flash else None,
         )
+
+    async def _refresh(self, request: Request, session: OpenSession) -> dict[str, Any] | None:
+        """New tokens for a session whose access token is near its end, or None when the session is over.
+
+        A refresh token works once: a second use is taken as theft and revokes the whole family, signing the
+        person out. So two requests of one session never refresh at once: a lock in this process and the row's
+        lock in the database (PostgreSQL) serialise them, and the second finds the tokens the first obtained.
+        """
+        lock = self._refresh_locks[(session.row.id or 0) % len(self._refresh_locks)]
+        async with lock, self.session_factory() as db, db.begin():
+            row = (
+                await db.exec(
+                    select(PortalSession)
+                    .where(col(PortalSession.id) == session.row.id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+            ).first()
+            if row is None:
+                return None
+            session.row, session.contents = row, self.sessions.box.open(row.sealed)
+            tokens: dict[str, Any] = session.contents.get("tokens") or {}
+            if not _near_end(tokens):
+                return tokens  # another request of this session has just refreshed them
+            answer = await self._token_request(
+                request, {"grant_type": "refresh_token", "refresh_token": str(tokens.get("refresh_token", ""))}
+            )
+            if answer is None:
+                await self.sessions.end(db=db, session=session)
+                return None
+            tokens = session.contents["tokens"] = _tokens(answer)
+            await self.sessions.save(db=db, session=session)
+            return tokens
 
     def navigation(self, visit: Visit) -> list[NavigationItem]:
         """The service navigation: the sections this person's roles open, in a fixed order."""
@@ -480,6 +516,10 @@ class Portal:
     def _forget(self, response: Response) -> Response:
         response.delete_cookie(COOKIE, path=PREFIX, httponly=True, samesite="lax", secure=self.secure_cookie)
         return response
+
+
+def _near_end(tokens: dict[str, Any]) -> bool:
+    return float(tokens.get("expires_at", 0)) - utc_now().timestamp() < REFRESH_MARGIN_SECONDS
 
 
 def _tokens(answer: dict[str, Any]) -> dict[str, Any]:

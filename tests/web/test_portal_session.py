@@ -3,6 +3,7 @@ access token is refreshed behind the scenes, and the sign-in callback refuses an
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -106,3 +107,23 @@ async def test_a_cookie_from_nowhere_is_a_stranger(browsers: Any) -> None:
         browser.http.cookies.set("portal_session", value, domain="gateway.test", path="/portal")
         page = await browser.get("/portal/inbox")
         assert page.url.path == "/oauth/authorize"
+
+
+async def test_two_pages_at_once_refresh_the_tokens_once_and_the_person_stays_signed_in(
+    browsers: Any, db: AsyncSession, settings: Settings
+) -> None:
+    browser = await browsers("cpn")
+    [row] = await _signed_in_rows(db)
+    box = SealedBox(settings.session_secret)
+    contents = box.open(row.sealed)
+    contents["tokens"]["expires_at"] = utc_now().timestamp() + 5
+    await db.exec(update(PortalSession).where(col(PortalSession.id) == row.id).values(sealed=box.seal(contents)))  # type: ignore[call-overload]
+    await db.commit()
+
+    pages = await asyncio.gather(*(browser.http.get("/portal/inbox") for _ in range(4)))
+
+    assert [p.status_code for p in pages] == [200] * 4
+    tokens = (await db.exec(select(IssuedToken).where(col(IssuedToken.user_id).is_not(None)))).all()
+    # One refresh: the first token spent and retired, its successor live (a replay would have revoked both)
+    assert len(tokens) == 2 and [t.revoked_at is None for t in sorted(tokens, key=lambda t: t.id or 0)] == [False, True]
+    assert (await browser.get("/portal/inbox")).url.path == "/portal/inbox"
