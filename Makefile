@@ -9,7 +9,7 @@ PORT ?= 8000
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install install-dev lint typecheck schema lock clean
+.PHONY: run test install install-dev lint typecheck schema lock clean screenshots
 
 # uv itself, pinned by hash, in its own environment so syncing the project never removes it.
 $(UV): tools/uv.txt
@@ -39,6 +39,10 @@ typecheck: install-dev
 
 test: lint typecheck
 	$(BIN)/pytest
+
+# The README's screenshots of the staff portal, from the demo data, in Debian's Chromium (apt-get install chromium).
+screenshots: install-dev
+	$(BIN)/python tools/screenshots.py
 
 schema: install
 	$(BIN)/gateway export-schema > schema.graphql

@@ -12,8 +12,11 @@ from gateway.app import create_app, settle_heap_for_serving
 from gateway.audit.cli import audit
 from gateway.auth.cli import clients, keys, users
 from gateway.console import command_settings, run_with_settings
+from gateway.data_protection.cli import retention, subject_access
 from gateway.db import create_engine
 from gateway.monitoring.cli import report
+from gateway.notifications.cli import notifications
+from gateway.notifications.dispatcher import run_until_signalled
 from gateway.schema import export_sdl
 from gateway.seed import seed_demo
 from gateway.settings import Settings
@@ -125,5 +128,11 @@ def welcome(host: str, port: int) -> None:
     click.echo(run_with_settings(lambda settings: welcome_text(settings, base_url=f"http://{host}:{port}")))
 
 
-for group in (clients, users, keys, audit, report):
+@main.command()
+def dispatch() -> None:
+    """Deliver notifications (webhooks and e-mail) until stopped with SIGTERM or SIGINT."""
+    run_with_settings(run_until_signalled)
+
+
+for group in (clients, users, keys, audit, report, notifications, retention, subject_access):
     main.add_command(group)

@@ -23,6 +23,10 @@ class ErrorCode(StrEnum):
     FACILITATOR_DOUBLE_BOOKED = "facilitator-double-booked"
     PARTY_DOUBLE_BOOKED = "party-double-booked"
     VENUE_TAKEN = "venue-taken"
+    # An RJ party's own consent is missing; the code names the party's role, never the person.
+    HARMED_CONSENT_REQUIRED = "harmed-consent-required"
+    RESPONSIBLE_CONSENT_REQUIRED = "responsible-consent-required"
+    SUPPORTER_CONSENT_REQUIRED = "supporter-consent-required"
 
 
 class DomainError(Exception):
@@ -122,3 +126,24 @@ class PartyDoubleBooked(DomainError):
 class VenueTaken(DomainError):
     default_code = ErrorCode.VENUE_TAKEN
     default_message = "The venue is already booked for another conference at that time."
+
+
+class PartyConsentRequired(DomainError):
+    """An RJ step needs the consent of a party in a role (harmed, responsible, supporter) that has not given it."""
+
+    default_code = ErrorCode.HARMED_CONSENT_REQUIRED
+    _CODES: ClassVar[dict[str, ErrorCode]] = {
+        "harmed": ErrorCode.HARMED_CONSENT_REQUIRED,
+        "responsible": ErrorCode.RESPONSIBLE_CONSENT_REQUIRED,
+        "supporter": ErrorCode.SUPPORTER_CONSENT_REQUIRED,
+    }
+    _PEOPLE: ClassVar[dict[str, str]] = {
+        "harmed": "the person harmed",
+        "responsible": "the person responsible",
+        "supporter": "a supporter",
+    }
+
+    def __init__(self, role: str, step: str = "this step") -> None:
+        person = self._PEOPLE.get(role, "a party")
+        super().__init__(f"The consent and willingness of {person} is needed before {step}.")
+        self.code = self._CODES.get(role, ErrorCode.HARMED_CONSENT_REQUIRED)

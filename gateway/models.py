@@ -17,6 +17,8 @@ TABLE_MODULES = (
     "gateway.grants.models",
     "gateway.restorative_justice.models",
     "gateway.throttles.models",
+    "gateway.notifications.models",
+    "gateway.data_protection.models",
 )
 
 

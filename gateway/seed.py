@@ -37,6 +37,8 @@ DEMO_USERS: dict[Role, str] = {
     Role.RJ_FACILITATOR: "rj-hub",
     Role.COMMISSIONER_ANALYST: "opcc",
     Role.ADMINISTRATOR: "hub",
+    Role.GRANT_MANAGER: "opcc",
+    Role.DATA_PROTECTION_OFFICER: "hub",
 }
 # A caseworker at each of the other providers, so a referral to two providers can be followed through the portal.
 DEMO_PROVIDER_CASEWORKERS = ("family-action", "rape-crisis", "road-victims-trust")

@@ -62,8 +62,31 @@ class Settings(BaseSettings):
     self_referral_challenge_bits: int = Field(default=18, ge=1, le=32)
     # The direct path for plain fields (gateway/graphql/execution.py); off runs graphql-core's own executor.
     fast_execution: bool = True
+    # Notifications (gateway/notifications/dispatcher.py): e-mail goes out over SMTP when smtp_host is set (off when
+    # empty); STARTTLS is asked for unless turned off. The dispatcher runs inside `gateway serve` unless
+    # dispatch_in_serve is off (then run `gateway dispatch`); it keeps at most dispatch_concurrency deliveries in
+    # flight, looks for new work every dispatch_poll_seconds when idle, and holds a claimed delivery for
+    # dispatch_lease_seconds, after which another dispatcher may take it over (so it must outlast an attempt).
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, gt=0, lt=65536)
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    smtp_from: str = Field(default="notifications@gateway.invalid", max_length=254)
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    dispatch_in_serve: bool = True
+    dispatch_concurrency: int = Field(default=64, gt=0, le=1000)
+    dispatch_poll_seconds: float = Field(default=0.25, gt=0, le=60)
+    dispatch_lease_seconds: int = Field(default=60, ge=1, le=3600)
+    # How often each dispatcher sweeps for tasks overdue to accept or for first contact (escalated once each).
+    dispatch_sweep_seconds: float = Field(default=60.0, gt=0, le=3600)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
 
-    @field_validator("trusted_proxies", mode="before")
+    # Webhook destinations an operator vouches for (gateway/notifications/registration.py): networks, comma-separated,
+    # exempt from the refusal of private, loopback, link-local and metadata addresses (an internal receiver, say).
+    webhook_allowed_networks: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+
+    @field_validator("trusted_proxies", "webhook_allowed_networks", mode="before")
     @classmethod
     def _split_trusted_proxies(cls, value: Any) -> Any:
         # Strict: a network written with host bits set (10.0.0.1/8) is a typo to refuse, not to widen silently.
@@ -75,6 +98,14 @@ class Settings(BaseSettings):
     def _account_limit_covers_one_address(self) -> Settings:
         if self.login_account_max_failures < self.login_max_failures:
             raise ValueError("GATEWAY_LOGIN_ACCOUNT_MAX_FAILURES must be at least GATEWAY_LOGIN_MAX_FAILURES")
+        return self
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> Settings:
+        # A lease that ran out mid-attempt would let a second dispatcher send the same delivery at the same time.
+        longest = max(self.webhook_timeout_seconds, self.smtp_timeout_seconds if self.smtp_host else 0.0)
+        if self.dispatch_lease_seconds <= longest:
+            raise ValueError("GATEWAY_DISPATCH_LEASE_SECONDS must exceed the webhook and SMTP timeouts")
         return self
 
     @property

@@ -4,4 +4,11 @@ A folder whose tests need another world (the API's, the authorisation server's, 
 world's fixtures in its own conftest.py, overriding these names for its tests only.
 """
 
+import os
+
+# `gateway serve` runs the notification dispatcher beside the app by default. Tests that build or start an app are
+# about something else and count its statements, audit rows or timings, so the dispatcher is off unless a test
+# turns it on (tests/notifications/test_webhook_delivery.py does); subprocesses inherit this.
+os.environ.setdefault("GATEWAY_DISPATCH_IN_SERVE", "false")
+
 pytest_plugins = ("tests.support.databases", "tests.support.domain")

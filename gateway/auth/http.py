@@ -202,7 +202,9 @@ class AuthorizationEndpoints:
         fields = {k: str(form.get(k, "")) for k in AUTHORIZE_PARAMETERS}
         if not self._csrf_ok(request, str(form.get("csrf_token", ""))):
             return HTMLResponse(
-                "The sign-in form expired. Go back and try again.", status_code=400, headers=page_headers()
+                "The sign-in form expired. Go back and try again.",
+                status_code=400,
+                headers=page_headers(policy=self.login_policy),
             )
         email, password = str(form.get("email", "")), str(form.get("password", ""))
         user, refusal_message = await self._sign_in(request, email, password)

@@ -21,6 +21,8 @@ class Scope(StrEnum):
     GRANTS_WRITE = "grants:write"
     AUDIT_READ = "audit:read"
     ADMIN = "admin"
+    # The data-protection officer's tools: retention, legal holds, subject access, rectification.
+    DATA_PROTECTION = "data-protection"
 
 
 class Role(StrEnum):
@@ -31,7 +33,9 @@ class Role(StrEnum):
     RJ_COORDINATOR = "rj-coordinator"
     RJ_FACILITATOR = "rj-facilitator"
     COMMISSIONER_ANALYST = "commissioner-analyst"
+    GRANT_MANAGER = "grant-manager"
     ADMINISTRATOR = "administrator"
+    DATA_PROTECTION_OFFICER = "data-protection-officer"
 
 
 # What each role of person may do; a signed-in user's token carries the union for their roles.
@@ -45,7 +49,11 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.RJ_COORDINATOR: frozenset({Scope.TASKS_READ, Scope.TASKS_WRITE, Scope.OUTCOMES_WRITE, Scope.RJ_MANAGE}),
     Role.RJ_FACILITATOR: frozenset({Scope.RJ_FACILITATE}),
     Role.COMMISSIONER_ANALYST: frozenset({Scope.MONITORING_READ, Scope.GRANTS_WRITE}),
+    # The Commissioner's office's grant manager reads the figures and records grants; the analyst keeps
+    # grants:write until the grant tests and the demo data move to this role (issue 18 wants it read-only).
+    Role.GRANT_MANAGER: frozenset({Scope.MONITORING_READ, Scope.GRANTS_WRITE}),
     Role.ADMINISTRATOR: frozenset({Scope.ADMIN, Scope.AUDIT_READ, Scope.GRANTS_WRITE}),
+    Role.DATA_PROTECTION_OFFICER: frozenset({Scope.DATA_PROTECTION, Scope.AUDIT_READ}),
 }
 
 

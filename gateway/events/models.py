@@ -24,12 +24,28 @@ class EventType(StrEnum):
     TASK_FAILED = "task.failed"
     TASK_ENTERED_IN_ERROR = "task.entered-in-error"
     CONSENT_WITHDRAWN = "consent.withdrawn"
+    # Found by the notifications sweep, once per task: the Victims' Code timeliness aims, missed.
+    TASK_ACCEPT_OVERDUE = "task.accept-overdue"
+    TASK_FIRST_CONTACT_OVERDUE = "task.first-contact-overdue"
+    RJ_CONFERENCE_BOOKED = "rj.conference.booked"
+    RJ_CONFERENCE_MOVED = "rj.conference.moved"
+    RJ_CONFERENCE_CANCELLED = "rj.conference.cancelled"
 
 
 class OutboxEvent(SQLModel, table=True):
     """A thin event: its type, whom to tell, and subject ids. Never personal data; readers fetch via the API."""
 
     __tablename__ = "outbox_events"
+    # The dispatcher's fan-out reads the events not yet handed to delivery, oldest first: a partial index keeps that
+    # read the size of the backlog, not of every event ever recorded.
+    __table_args__ = (
+        sa.Index(
+            "ix_outbox_events_pending",
+            "id",
+            sqlite_where=sa.text("delivered_at IS NULL"),
+            postgresql_where=sa.text("delivered_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     type: str = Field(max_length=64, nullable=False)

@@ -12,8 +12,9 @@ from gateway.auth.principal import Principal, Scope
 from gateway.console import run_with_settings, with_session
 from gateway.db import AsyncSession
 from gateway.errors import DomainError
-from gateway.monitoring.export import render_csv, render_xlsx
-from gateway.monitoring.service import QuarterlyReturn, quarterly_return
+from gateway.monitoring.export import render_csv, render_monitoring_csv, render_monitoring_xlsx, render_xlsx
+from gateway.monitoring.service import QuarterlyReturn, monitoring_report, quarterly_return
+from gateway.monitoring.service.figures import MonitoringReport
 from gateway.organisations.models import Organisation
 from gateway.organisations.service import OPCC
 from gateway.settings import Settings
@@ -45,6 +46,34 @@ async def build_return(settings: Settings, period: str) -> QuarterlyReturn:
     return await with_session(settings, work)
 
 
+async def build_monitoring(settings: Settings, first_period: str, last_period: str) -> MonitoringReport:
+    async def work(db: AsyncSession) -> MonitoringReport:
+        try:
+            return await monitoring_report(
+                db=db, actor=await _commissioner(db), first_period=first_period, last_period=last_period
+            )
+        except DomainError as refusal:
+            raise click.ClickException(refusal.message) from refusal
+
+    return await with_session(settings, work)
+
+
+def _write(text: str | None, workbook: bytes | None, output: Path | None) -> None:
+    if text is not None:
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            output.write_text(text, encoding="utf-8")
+        return
+    assert workbook is not None
+    if output is None:
+        if sys.stdout.isatty():
+            raise click.ClickException("Refusing to write a workbook to a terminal; use --output FILE.")
+        sys.stdout.buffer.write(workbook)
+    else:
+        output.write_bytes(workbook)
+
+
 @click.group()
 def report() -> None:
     """Reports for the Commissioner's office, small numbers suppressed."""
@@ -58,16 +87,20 @@ def quarterly(period: str, output_format: str, output: Path | None) -> None:
     """The quarterly return: per provider, referred, supported and improved per outcome."""
     found = run_with_settings(lambda settings: build_return(settings, period))
     if output_format == "csv":
-        text = render_csv(found)
-        if output is None:
-            click.echo(text, nl=False)
-        else:
-            output.write_text(text, encoding="utf-8")
-        return
-    workbook = render_xlsx(found)
-    if output is None:
-        if sys.stdout.isatty():
-            raise click.ClickException("Refusing to write a workbook to a terminal; use --output FILE.")
-        sys.stdout.buffer.write(workbook)
+        _write(render_csv(found), None, output)
     else:
-        output.write_bytes(workbook)
+        _write(None, render_xlsx(found), output)
+
+
+@report.command()
+@click.option("--first-period", required=True, help="The first financial quarter, e.g. 2026-Q1.")
+@click.option("--last-period", required=True, help="The last financial quarter, e.g. 2026-Q4 (at most 12).")
+@click.option("--format", "output_format", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+def monitoring(first_period: str, last_period: str, output_format: str, output: Path | None) -> None:
+    """The monitoring figures, one line per count, per provider and quarter and for the whole range."""
+    found = run_with_settings(lambda settings: build_monitoring(settings, first_period, last_period))
+    if output_format == "csv":
+        _write(render_monitoring_csv(found), None, output)
+    else:
+        _write(None, render_monitoring_xlsx(found), output)

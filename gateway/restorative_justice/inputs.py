@@ -8,18 +8,26 @@ import strawberry
 
 from gateway.consent.vocabularies import ConsentMethod
 from gateway.directory.vocabularies import CrimeCategory
-from gateway.graphql.bounds import EMAIL, KEY, NAME, PHONE, SHORT_TEXT, bounded
+from gateway.graphql.bounds import EMAIL, KEY, NAME, NOTE, PHONE, SHORT_TEXT, bounded
 from gateway.graphql.ids import record_id
+from gateway.restorative_justice.models import REASON_MAX_LENGTH
 from gateway.restorative_justice.service import ActionInput, ConferenceBooking, PartyInput
 from gateway.restorative_justice.vocabularies import (
+    AccreditationLevel,
     CaseSource,
     ClosureReason,
+    HomeAgency,
     InterventionKind,
     PartyRole,
+    RiskLevel,
     Satisfaction,
 )
 
+# A time given without a zone offset is read as UK local time (GMT or BST on that day), as people enter it.
+UK_TIME = "A time without a zone offset is UK local time (Europe/London)."
+
 __all__ = [
+    "AddRjCaseNoteInput",
     "AddRjPartyInput",
     "AgreementActionInput",
     "AssignRjFacilitatorsInput",
@@ -27,6 +35,7 @@ __all__ = [
     "CreateRjCaseFromTaskInput",
     "CreateRjCaseInput",
     "MarkRjActionDoneInput",
+    "RecordPastRjConferenceInput",
     "RecordRjAssessmentInput",
     "RecordRjAttendanceInput",
     "RecordRjFollowUpInput",
@@ -48,17 +57,20 @@ __all__ = [
 
 @strawberry.input
 class RegisterRjFacilitatorInput:
-    user_id: strawberry.ID
-    home_agency: str = bounded(120)
-    accreditation_level: str = bounded(60)
+    user_id: strawberry.ID = strawberry.field(description="One of rjFacilitatorCandidates.")
+    home_agency: HomeAgency
+    accreditation_level: AccreditationLevel
     accreditation_expires_on: date
     idempotency_key: str = bounded(KEY)
+    name: str | None = bounded(
+        120, default=None, description="How the co-ordinator knows them; defaults to their e-mail address."
+    )
 
 
 @strawberry.input
 class RenewRjAccreditationInput:
     facilitator_id: strawberry.ID
-    accreditation_level: str = bounded(60)
+    accreditation_level: AccreditationLevel
     accreditation_expires_on: date
     idempotency_key: str = bounded(KEY)
 
@@ -89,7 +101,7 @@ class AddRjPartyInput:
     idempotency_key: str = bounded(KEY)
     phone: str | None = bounded(PHONE, default=None)
     email: str | None = bounded(EMAIL, default=None)
-    safe_contact_notes: str | None = bounded(SHORT_TEXT, default=None)
+    safe_contact_notes: str | None = bounded(NOTE, default=None)
     supports_party_id: strawberry.ID | None = None
 
     def values(self) -> PartyInput:
@@ -135,7 +147,7 @@ class RjCaseStepInput:
 @strawberry.input
 class RecordRjInitialContactInput:
     case_id: strawberry.ID
-    contacted_at: datetime
+    contacted_at: datetime = strawberry.field(description=UK_TIME)
     idempotency_key: str = bounded(KEY)
 
 
@@ -143,7 +155,7 @@ class RecordRjInitialContactInput:
 class RecordRjAssessmentInput:
     case_id: strawberry.ID
     suitable: bool
-    risk_level: str = bounded(20)
+    risk_level: RiskLevel
     idempotency_key: str = bounded(KEY)
 
 
@@ -151,7 +163,7 @@ class RecordRjAssessmentInput:
 class RecordRjPreparationMeetingInput:
     case_id: strawberry.ID
     party_id: strawberry.ID
-    held_at: datetime
+    held_at: datetime = strawberry.field(description=UK_TIME)
     idempotency_key: str = bounded(KEY)
 
 
@@ -159,7 +171,7 @@ class RecordRjPreparationMeetingInput:
 class RecordRjInterventionInput:
     case_id: strawberry.ID
     kind: InterventionKind
-    delivered_at: datetime
+    delivered_at: datetime = strawberry.field(description=UK_TIME)
     idempotency_key: str = bounded(KEY)
     conference_id: strawberry.ID | None = None
 
@@ -213,14 +225,15 @@ class CloseRjCaseInput:
 @strawberry.input
 class ScheduleRjConferenceInput:
     case_id: strawberry.ID
-    starts_at: datetime
+    starts_at: datetime = strawberry.field(description=UK_TIME)
     duration_minutes: int
     party_ids: list[strawberry.ID]
     idempotency_key: str = bounded(KEY)
     venue: str | None = bounded(SHORT_TEXT, default=None)
     video_call: bool = False
     facilitator_ids: list[strawberry.ID] | None = strawberry.field(
-        default=None, description="Defaults to the case's lead and co-facilitator."
+        default=None,
+        description="Defaults to the case's lead and co-facilitator; others named are assigned to the case.",
     )
 
     def values(self) -> ConferenceBooking:
@@ -237,16 +250,16 @@ class ScheduleRjConferenceInput:
 @strawberry.input
 class RescheduleRjConferenceInput:
     conference_id: strawberry.ID
-    starts_at: datetime
+    starts_at: datetime = strawberry.field(description=UK_TIME)
     duration_minutes: int
-    reason: str = bounded(SHORT_TEXT)
+    reason: str = bounded(REASON_MAX_LENGTH)
     idempotency_key: str = bounded(KEY)
 
 
 @strawberry.input
 class RjConferenceChangeInput:
     conference_id: strawberry.ID
-    reason: str = bounded(SHORT_TEXT)
+    reason: str = bounded(REASON_MAX_LENGTH)
     idempotency_key: str = bounded(KEY)
 
 
@@ -254,4 +267,34 @@ class RjConferenceChangeInput:
 class RecordRjAttendanceInput:
     conference_id: strawberry.ID
     attended_party_ids: list[strawberry.ID]
+    idempotency_key: str = bounded(KEY)
+
+
+@strawberry.input(description="A conference that already took place, entered afterwards with who attended.")
+class RecordPastRjConferenceInput:
+    case_id: strawberry.ID
+    starts_at: datetime = strawberry.field(description=UK_TIME)
+    duration_minutes: int
+    party_ids: list[strawberry.ID]
+    attended_party_ids: list[strawberry.ID]
+    idempotency_key: str = bounded(KEY)
+    venue: str | None = bounded(SHORT_TEXT, default=None)
+    video_call: bool = False
+    facilitator_ids: list[strawberry.ID] | None = None
+
+    def values(self) -> ConferenceBooking:
+        return ConferenceBooking(
+            starts_at=self.starts_at,
+            duration_minutes=self.duration_minutes,
+            venue=self.venue,
+            video_call=self.video_call,
+            party_ids=frozenset(record_id(p, "party") for p in self.party_ids),
+            facilitator_ids=frozenset(record_id(f, "facilitator") for f in self.facilitator_ids or []),
+        )
+
+
+@strawberry.input
+class AddRjCaseNoteInput:
+    case_id: strawberry.ID
+    text: str = bounded(NOTE)
     idempotency_key: str = bounded(KEY)

@@ -12,7 +12,9 @@ from gateway.db import UTCDateTime, metadata
 
 __all__ = [
     "STAGE_ORDER",
+    "AccreditationLevel",
     "AgreementAction",
+    "CaseNote",
     "CaseSource",
     "ClosureReason",
     "Conference",
@@ -20,11 +22,13 @@ __all__ = [
     "ConferenceParticipant",
     "ConferenceStatus",
     "Facilitator",
+    "HomeAgency",
     "Intervention",
     "InterventionKind",
     "Party",
     "PartyRole",
     "PreparationMeeting",
+    "RiskLevel",
     "RjCase",
     "RjStage",
     "Satisfaction",
@@ -95,6 +99,41 @@ class ClosureReason(StrEnum):
     UNABLE_TO_CONTACT = "unable-to-contact"
 
 
+class RiskLevel(StrEnum):
+    """The assessed risk of bringing the parties together."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class HomeAgency(StrEnum):
+    """The agency a facilitator works for; the RJ hub is multi-agency."""
+
+    POLICE = "police"
+    PROBATION_SERVICE = "probation-service"
+    YOUTH_JUSTICE_SERVICE = "youth-justice-service"
+    PRISON_SERVICE = "prison-service"
+    VICTIM_SERVICES = "victim-services"
+    RJ_HUB = "rj-hub"
+    VOLUNTEER = "volunteer"
+    OTHER = "other"
+
+
+class AccreditationLevel(StrEnum):
+    """How far a facilitator is accredited: complex and sensitive cases need the highest."""
+
+    TRAINEE = "trainee"
+    PRACTITIONER = "practitioner"
+    ACCREDITED_PRACTITIONER = "accredited-practitioner"
+    COMPLEX_AND_SENSITIVE = "complex-and-sensitive"
+
+
+# Free text (reasons, safe-contact notes, case notes) is bounded in one place so columns and services agree.
+NOTES_MAX_LENGTH = 2000
+REASON_MAX_LENGTH = 1000
+
+
 class Facilitator(SQLModel, table=True):
     """A trained facilitator: a signed-in user of the RJ hub, from a home agency, accredited until a date."""
 
@@ -103,6 +142,8 @@ class Facilitator(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisations.id", nullable=False, index=True)
     user_id: int = Field(foreign_key="users.id", nullable=False, sa_column_kwargs={"unique": True})
+    # How the co-ordinator knows them: staff accounts carry only an e-mail address.
+    display_name: str = Field(max_length=120, nullable=False)
     home_agency: str = Field(max_length=120, nullable=False)
     accreditation_level: str = Field(max_length=60, nullable=False)
     accreditation_expires_on: date = Field(nullable=False)
@@ -167,7 +208,7 @@ class Party(SQLModel, table=True):
     family_name: str = Field(max_length=100, nullable=False)
     phone: str | None = Field(default=None, max_length=32)
     email: str | None = Field(default=None, max_length=254)
-    safe_contact_notes: str | None = Field(default=None, max_length=200)
+    safe_contact_notes: str | None = Field(default=None, max_length=NOTES_MAX_LENGTH)
     consent_given_at: datetime | None = Field(default=None, sa_type=UTC_DATETIME)
     consent_method: str | None = Field(default=None, max_length=20)
     willing: bool = Field(default=False, nullable=False)
@@ -230,7 +271,9 @@ class Conference(SQLModel, table=True):
     venue_key: str | None = Field(default=None, max_length=200, index=True)
     video_call: bool = Field(nullable=False)
     status: str = Field(max_length=20, nullable=False, index=True)
-    status_reason: str | None = Field(default=None, max_length=200)
+    status_reason: str | None = Field(default=None, max_length=REASON_MAX_LENGTH)
+    # A conference that had already happened when it was entered: booked and held in one step, after the fact.
+    recorded_afterwards: bool = Field(default=False, nullable=False)
     # Bumped on every reschedule so calendar clients see the change (iCalendar SEQUENCE).
     sequence: int = Field(default=0, nullable=False)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTC_DATETIME, nullable=False)
@@ -250,3 +293,15 @@ class ConferenceFacilitator(SQLModel, table=True):
 
     conference_id: int = Field(foreign_key="rj_conferences.id", primary_key=True)
     facilitator_id: int = Field(foreign_key="rj_facilitators.id", primary_key=True, index=True)
+
+
+class CaseNote(SQLModel, table=True):
+    """A note on a case: who wrote it, when, and what. Personal data: read and written under audit, never fed out."""
+
+    __tablename__ = "rj_case_notes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="rj_cases.id", nullable=False, index=True)
+    text: str = Field(max_length=NOTES_MAX_LENGTH, nullable=False)
+    written_by: str = Field(max_length=120, nullable=False)
+    written_at: datetime = Field(default_factory=utc_now, sa_type=UTC_DATETIME, nullable=False)

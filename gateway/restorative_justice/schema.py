@@ -15,12 +15,14 @@ from gateway.graphql.permissions import requires, requires_any
 from gateway.graphql.results import Change, perform, perform_change
 from gateway.restorative_justice import service
 from gateway.restorative_justice.inputs import (
+    AddRjCaseNoteInput,
     AddRjPartyInput,
     AssignRjFacilitatorsInput,
     CloseRjCaseInput,
     CreateRjCaseFromTaskInput,
     CreateRjCaseInput,
     MarkRjActionDoneInput,
+    RecordPastRjConferenceInput,
     RecordRjAssessmentInput,
     RecordRjAttendanceInput,
     RecordRjFollowUpInput,
@@ -39,6 +41,7 @@ from gateway.restorative_justice.inputs import (
     ScheduleRjFollowUpInput,
 )
 from gateway.restorative_justice.models import (
+    CaseNote,
     Conference,
     Facilitator,
     Party,
@@ -49,6 +52,9 @@ from gateway.restorative_justice.types import (
     RjCalendarFeedResult,
     RjCaseDetailType,
     RjCaseloadEntryType,
+    RjCaseNotePayload,
+    RjCaseNoteResult,
+    RjCaseNoteType,
     RjCasePage,
     RjCasePayload,
     RjCaseResult,
@@ -56,6 +62,7 @@ from gateway.restorative_justice.types import (
     RjConferencePayload,
     RjConferenceResult,
     RjConferenceType,
+    RjFacilitatorCandidateType,
     RjFacilitatorPayload,
     RjFacilitatorResult,
     RjFacilitatorType,
@@ -93,6 +100,10 @@ async def _conference(info: Info, change: Change[Conference]) -> RjConferenceRes
         )
 
     return await perform(info, run)
+
+
+async def _note(info: Info, change: Change[CaseNote]) -> RjCaseNoteResult:
+    return await perform_change(info, change, lambda note: RjCaseNotePayload(note=RjCaseNoteType.from_row(note)))
 
 
 def _calendar_feed(issued: service.IssuedFeedToken) -> RjCalendarFeedPayload:
@@ -152,13 +163,51 @@ class RestorativeJusticeQuery:
             return []
         return [RjCaseloadEntryType.from_entry(e) for e in entries]
 
-    @strawberry.field(description="The RJ hub's facilitators.", permission_classes=[MANAGE])
+    @strawberry.field(
+        description="An RJ case by its reference (RJ-2026-000001), when the caller may see it.",
+        permission_classes=[CASEWORK],
+    )
+    async def rj_case_by_reference(self, info: Info, reference: str) -> RjCaseType | None:
+        try:
+            found = await info.context.session.run(
+                lambda db: service.find_case_by_reference(db=db, actor=caller(info), reference=reference)
+            )
+        except DomainError:
+            return None
+        return RjCaseType.from_row(found)
+
+    @strawberry.field(
+        description="The RJ case opened from a Hub task, when the caller may see it.", permission_classes=[CASEWORK]
+    )
+    async def rj_case_for_task(self, info: Info, task_id: strawberry.ID) -> RjCaseType | None:
+        try:
+            found = await info.context.session.run(
+                lambda db: service.case_for_task(db=db, actor=caller(info), task_id=record_id(task_id, "task"))
+            )
+        except DomainError:
+            return None
+        return RjCaseType.from_row(found)
+
+    @strawberry.field(description="The RJ hub's facilitators, by name.", permission_classes=[MANAGE])
     async def rj_facilitators(self, info: Info) -> list[RjFacilitatorType]:
         try:
             rows = await info.context.session.run(lambda db: service.list_facilitators(db=db, actor=caller(info)))
         except DomainError:
             return []
         return [RjFacilitatorType.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="Members of the RJ hub with the rj-facilitator role not yet registered as facilitators.",
+        permission_classes=[MANAGE],
+    )
+    async def rj_facilitator_candidates(self, info: Info) -> list[RjFacilitatorCandidateType]:
+        try:
+            found = await info.context.session.run(
+                lambda db: service.list_facilitator_candidates(db=db, actor=caller(info))
+            )
+        except DomainError:
+            return []
+        return [RjFacilitatorCandidateType.from_candidate(c) for c in found]
 
 
 @strawberry.type
@@ -173,6 +222,7 @@ class RestorativeJusticeMutation:
                 db=db,
                 actor=actor,
                 user_id=record_id(input.user_id, "user"),
+                display_name=input.name,
                 home_agency=input.home_agency,
                 accreditation_level=input.accreditation_level,
                 accreditation_expires_on=input.accreditation_expires_on,
@@ -442,7 +492,40 @@ class RestorativeJusticeMutation:
             ),
         )
 
+    @strawberry.mutation(
+        description="A note on a case (audited; never in a calendar feed).", permission_classes=[CASEWORK]
+    )
+    async def add_rj_case_note(self, info: Info, input: AddRjCaseNoteInput) -> RjCaseNoteResult:
+        return await _note(
+            info,
+            lambda db, actor: service.add_case_note(
+                db=db,
+                actor=actor,
+                case_id=record_id(input.case_id, "case"),
+                text=input.text,
+                idempotency_key=input.idempotency_key,
+            ),
+        )
+
     # -- conferences ---------------------------------------------------------------------------------------
+
+    @strawberry.mutation(
+        description="Record a conference that already took place, with who attended; it is flagged as recorded "
+        "afterwards.",
+        permission_classes=[MANAGE],
+    )
+    async def record_past_rj_conference(self, info: Info, input: RecordPastRjConferenceInput) -> RjConferenceResult:
+        return await _conference(
+            info,
+            lambda db, actor: service.record_past_conference(
+                db=db,
+                actor=actor,
+                case_id=record_id(input.case_id, "case"),
+                booking=input.values(),
+                attended_party_ids=frozenset(record_id(p, "party") for p in input.attended_party_ids),
+                idempotency_key=input.idempotency_key,
+            ),
+        )
 
     @strawberry.mutation(
         description="Book a conference; refused when a facilitator, a participant or the venue is already booked.",

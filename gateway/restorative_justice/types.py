@@ -14,6 +14,7 @@ from gateway.directory.vocabularies import CrimeCategory
 from gateway.graphql.results import OperationError
 from gateway.restorative_justice.models import (
     AgreementAction,
+    CaseNote,
     Conference,
     ConferenceParticipant,
     Facilitator,
@@ -22,14 +23,17 @@ from gateway.restorative_justice.models import (
     PreparationMeeting,
     RjCase,
 )
-from gateway.restorative_justice.service import CaseDetail, CaseloadEntry
+from gateway.restorative_justice.service import CaseDetail, CaseloadEntry, FacilitatorCandidate
 from gateway.restorative_justice.vocabularies import (
+    AccreditationLevel,
     CaseSource,
     ClosureReason,
     ConferenceStatus,
     FacilitatorRole,
+    HomeAgency,
     InterventionKind,
     PartyRole,
+    RiskLevel,
     RjStage,
     Satisfaction,
 )
@@ -51,6 +55,7 @@ class RjCaseType:
     id: strawberry.ID
     reference: str
     source: CaseSource
+    task_id: strawberry.ID | None = strawberry.field(description="The Hub task the case was opened from, if any.")
     crime_category: CrimeCategory
     sensitive: bool
     stage: RjStage
@@ -58,7 +63,7 @@ class RjCaseType:
     lead_facilitator_id: strawberry.ID | None
     co_facilitator_id: strawberry.ID | None
     assessed_suitable: bool | None
-    risk_level: str | None
+    risk_level: RiskLevel | None
     assessed_at: datetime | None
     supervisor_approved_at: datetime | None
     intervention_kind: InterventionKind | None
@@ -74,6 +79,7 @@ class RjCaseType:
             id=strawberry.ID(str(row.id)),
             reference=row.reference,
             source=CaseSource(row.source),
+            task_id=strawberry.ID(str(row.task_id)) if row.task_id else None,
             crime_category=CrimeCategory(row.crime_category),
             sensitive=row.sensitive,
             stage=RjStage(row.stage),
@@ -81,7 +87,7 @@ class RjCaseType:
             lead_facilitator_id=strawberry.ID(str(row.lead_facilitator_id)) if row.lead_facilitator_id else None,
             co_facilitator_id=strawberry.ID(str(row.co_facilitator_id)) if row.co_facilitator_id else None,
             assessed_suitable=row.assessed_suitable,
-            risk_level=row.risk_level,
+            risk_level=_maybe(RiskLevel, row.risk_level),
             assessed_at=_utc(row.assessed_at),
             supervisor_approved_at=_utc(row.approved_at),
             intervention_kind=_maybe(InterventionKind, row.intervention_kind),
@@ -210,6 +216,7 @@ class RjConferenceType:
     video_call: bool
     status: ConferenceStatus
     status_reason: str | None
+    recorded_afterwards: bool = strawberry.field(description="Entered after it took place, not booked ahead.")
     participants: list[RjParticipantType]
     facilitator_ids: list[strawberry.ID]
 
@@ -226,6 +233,7 @@ class RjConferenceType:
             video_call=row.video_call,
             status=ConferenceStatus(row.status),
             status_reason=row.status_reason,
+            recorded_afterwards=row.recorded_afterwards,
             participants=[
                 RjParticipantType(party_id=strawberry.ID(str(p.party_id)), attended=p.attended) for p in participants
             ],
@@ -233,19 +241,37 @@ class RjConferenceType:
         )
 
 
-@strawberry.type(name="RjCaseDetail", description="A case with its parties (each read is audited) and its work.")
+@strawberry.type(name="RjCaseNote", description="A note on a case: who wrote it, when, and what.")
+class RjCaseNoteType:
+    id: strawberry.ID
+    text: str
+    written_by: str
+    written_at: datetime
+
+    @classmethod
+    def from_row(cls, row: CaseNote) -> RjCaseNoteType:
+        return cls(
+            id=strawberry.ID(str(row.id)), text=row.text, written_by=row.written_by, written_at=as_utc(row.written_at)
+        )
+
+
+@strawberry.type(name="RjCaseDetail", description="A case with its parties and notes (each read is audited).")
 class RjCaseDetailType:
     case: RjCaseType
+    task_reference: str | None = strawberry.field(description="The reference of the Hub task it was opened from.")
     parties: list[RjPartyType]
     preparation_meetings: list[RjPreparationMeetingType]
     interventions: list[RjInterventionType]
     agreement_actions: list[RjAgreementActionType]
     conferences: list[RjConferenceType]
+    notes: list[RjCaseNoteType]
 
     @classmethod
     def from_detail(cls, detail: CaseDetail) -> RjCaseDetailType:
         return cls(
             case=RjCaseType.from_row(detail.case),
+            task_reference=detail.task_reference,
+            notes=[RjCaseNoteType.from_row(n) for n in detail.notes],
             parties=[RjPartyType.from_row(p) for p in detail.parties],
             preparation_meetings=[RjPreparationMeetingType.from_row(m) for m in detail.meetings],
             interventions=[RjInterventionType.from_row(i) for i in detail.interventions],
@@ -265,8 +291,9 @@ class RjCaseDetailType:
 class RjFacilitatorType:
     id: strawberry.ID
     user_id: strawberry.ID
-    home_agency: str
-    accreditation_level: str
+    name: str
+    home_agency: HomeAgency
+    accreditation_level: AccreditationLevel
     accreditation_expires_on: date
     accredited_today: bool
     calendar_token_rotated_at: datetime | None
@@ -276,12 +303,25 @@ class RjFacilitatorType:
         return cls(
             id=strawberry.ID(str(row.id)),
             user_id=strawberry.ID(str(row.user_id)),
-            home_agency=row.home_agency,
-            accreditation_level=row.accreditation_level,
+            name=row.display_name,
+            home_agency=HomeAgency(row.home_agency),
+            accreditation_level=AccreditationLevel(row.accreditation_level),
             accreditation_expires_on=row.accreditation_expires_on,
             accredited_today=row.accreditation_expires_on >= utc_now().date(),
             calendar_token_rotated_at=_utc(row.feed_token_rotated_at),
         )
+
+
+@strawberry.type(
+    name="RjFacilitatorCandidate", description="A member of the RJ hub who can be registered as a facilitator."
+)
+class RjFacilitatorCandidateType:
+    user_id: strawberry.ID
+    email: str
+
+    @classmethod
+    def from_candidate(cls, candidate: FacilitatorCandidate) -> RjFacilitatorCandidateType:
+        return cls(user_id=strawberry.ID(str(candidate.user_id)), email=candidate.email)
 
 
 @strawberry.type(name="RjCaseloadEntry")
@@ -321,6 +361,11 @@ class RjConferencePayload:
 
 
 @strawberry.type
+class RjCaseNotePayload:
+    note: RjCaseNoteType
+
+
+@strawberry.type
 class RjFacilitatorPayload:
     facilitator: RjFacilitatorType
 
@@ -334,5 +379,6 @@ class RjCalendarFeedPayload:
 RjCaseResult = Annotated[RjCasePayload | OperationError, strawberry.union("RjCaseResult")]
 RjPartyResult = Annotated[RjPartyPayload | OperationError, strawberry.union("RjPartyResult")]
 RjConferenceResult = Annotated[RjConferencePayload | OperationError, strawberry.union("RjConferenceResult")]
+RjCaseNoteResult = Annotated[RjCaseNotePayload | OperationError, strawberry.union("RjCaseNoteResult")]
 RjFacilitatorResult = Annotated[RjFacilitatorPayload | OperationError, strawberry.union("RjFacilitatorResult")]
 RjCalendarFeedResult = Annotated[RjCalendarFeedPayload | OperationError, strawberry.union("RjCalendarFeedResult")]

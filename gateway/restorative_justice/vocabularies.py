@@ -5,12 +5,15 @@ from __future__ import annotations
 import strawberry
 
 from gateway.restorative_justice.models import (
+    AccreditationLevel,
     CaseSource,
     ClosureReason,
     ConferenceStatus,
     FacilitatorRole,
+    HomeAgency,
     InterventionKind,
     PartyRole,
+    RiskLevel,
     RjStage,
     Satisfaction,
 )
@@ -23,14 +26,20 @@ strawberry.enum(InterventionKind, name="RjInterventionKind", description="How RJ
 strawberry.enum(ConferenceStatus, name="RjConferenceStatus", description="Where a conference is.")
 strawberry.enum(Satisfaction, name="RjSatisfaction", description="The harmed party's satisfaction at follow-up.")
 strawberry.enum(ClosureReason, name="RjClosureReason", description="Why an RJ case was closed.")
+strawberry.enum(RiskLevel, name="RjRiskLevel", description="The assessed risk of an RJ case.")
+strawberry.enum(HomeAgency, name="RjHomeAgency", description="The agency a facilitator works for.")
+strawberry.enum(AccreditationLevel, name="RjAccreditationLevel", description="How far a facilitator is accredited.")
 
 __all__ = [
+    "AccreditationLevel",
     "CaseSource",
     "ClosureReason",
     "ConferenceStatus",
     "FacilitatorRole",
+    "HomeAgency",
     "InterventionKind",
     "PartyRole",
+    "RiskLevel",
     "RjStage",
     "Satisfaction",
 ]

@@ -83,8 +83,8 @@ NAMED_ID_CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
         {
             "input": {
                 "userId": HUGE_ID,
-                "homeAgency": "Probation Service",
-                "accreditationLevel": "accredited practitioner",
+                "homeAgency": "PROBATION_SERVICE",
+                "accreditationLevel": "ACCREDITED_PRACTITIONER",
                 "accreditationExpiresOn": "2030-01-01",
                 "idempotencyKey": "k-facilitator",
             }

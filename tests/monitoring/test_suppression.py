@@ -11,7 +11,7 @@ from datetime import timedelta
 from gateway.db import AsyncSession
 from gateway.monitoring.export import render_csv
 from gateway.monitoring.service import Count, MonitoringRow, monitoring_report, quarterly_return
-from gateway.monitoring.suppression import Sum, lone_hidden_members, primary, secondary
+from gateway.monitoring.suppression import Sum, exposed, primary, protect
 from gateway.referrals.models import RejectReason
 from gateway.referrals.service import reject_task
 from tests.support.casework import YEAR_START, Clock, commissioner, sent_task, supported_case
@@ -45,10 +45,10 @@ def test_a_lone_hidden_cell_gets_the_smallest_non_zero_companion_never_a_zero() 
     cells = {"total": 48, "small": 3, "zero": 0, "twenty": 20, "twenty-five": 25}
     sums = [Sum("total", ("small", "zero", "twenty", "twenty-five"))]
 
-    hidden = secondary(cells, sums, primary(cells, threshold=4))
+    hidden = protect(cells, sums, primary(cells, threshold=4))
 
     assert hidden == {"small", "twenty"}
-    assert lone_hidden_members(cells, sums, hidden) == []
+    assert exposed(sums, hidden) == set()
 
 
 def test_secondary_suppression_follows_rows_and_columns_until_nothing_is_alone() -> None:
@@ -67,20 +67,18 @@ def test_secondary_suppression_follows_rows_and_columns_until_nothing_is_alone()
         *(Sum((None, q), (("cpn", q), ("rj", q))) for q in (1, 2, None)),
     ]
 
-    hidden = secondary(cells, sums, primary(cells, threshold=4))
+    hidden = protect(cells, sums, primary(cells, threshold=4))
 
     # Then the small cell's row and column each hide a second cell, and those in turn are covered
     assert hidden == {("cpn", 1), ("cpn", 2), ("rj", 1), ("rj", 2)}
-    assert lone_hidden_members(cells, sums, hidden) == []
+    assert exposed(sums, hidden) == set()
 
 
-def test_frozen_cells_are_never_added_so_the_total_hides_instead() -> None:
-    cells = {"q1": 3, "q2": 10, "year": 13}
-    sums = [Sum("year", ("q1", "q2"))]
+def test_a_non_zero_companion_is_taken_before_a_zero() -> None:
+    cells = {"total": 7, "small": 3, "zero": 0}
+    sums = [Sum("total", ("small", "zero"))]
 
-    hidden = secondary(cells, sums, {"q1"}, frozen={"q1", "q2"})
-
-    assert hidden == {"q1", "year"}
+    assert protect(cells, sums, {"small"}) == {"small", "total"}
 
 
 async def test_a_crafted_quarter_hides_small_counts_and_their_companions(

@@ -36,6 +36,7 @@ from gateway.referrals.service import (
     withdraw_consent,
 )
 from gateway.restorative_justice import service as rj
+from gateway.restorative_justice.models import RiskLevel
 from tests.restorative_justice.conftest import RjWorld, new_case, rjw
 from tests.support.casework import Clock, clock, commissioner, sent_task
 from tests.support.domain import World, consent_for, count, key, make_referral, make_sent_task
@@ -273,7 +274,7 @@ async def test_a_late_retry_of_an_rj_step_answers_the_case_as_it_is_now(db: Asyn
     contact = {"db": db, "actor": rjw.coordinator, "case_id": built.id, "contacted_at": utc_now() - timedelta(hours=1)}
     await rj.record_initial_contact(**contact, idempotency_key="rj-late-retry")  # type: ignore[arg-type]
     await rj.record_assessment(
-        db=db, actor=rjw.coordinator, case_id=built.id, suitable=True, risk_level="low", idempotency_key=key()
+        db=db, actor=rjw.coordinator, case_id=built.id, suitable=True, risk_level=RiskLevel.LOW, idempotency_key=key()
     )
     await db.commit()
     before = await count(db, AuditEntry)

@@ -13,7 +13,7 @@ from gateway.clock import utc_now
 from gateway.consent.models import ConsentMethod
 from gateway.db import AsyncSession
 from gateway.restorative_justice import service as rj
-from gateway.restorative_justice.models import CaseSource, PartyRole
+from gateway.restorative_justice.models import AccreditationLevel, CaseSource, HomeAgency, PartyRole, RiskLevel
 from providers.profile import CrimeCategory
 from tests.support.domain import World, key
 
@@ -80,8 +80,8 @@ async def _facilitator(db: AsyncSession, email: str, expires_on: date, actor: Pr
         db=db,
         actor=actor,
         user_id=user.id,
-        home_agency="Probation Service",
-        accreditation_level="RJC accredited practitioner",
+        home_agency=HomeAgency.PROBATION_SERVICE,
+        accreditation_level=AccreditationLevel.ACCREDITED_PRACTITIONER,
         accreditation_expires_on=expires_on,
         idempotency_key=key(),
     )
@@ -154,7 +154,7 @@ async def to_assessment(db: AsyncSession, rjw: RjWorld, built: BuiltCase, *, ass
         db=db, actor=assessor, case_id=built.id, contacted_at=utc_now() - timedelta(hours=1), idempotency_key=key()
     )
     await rj.record_assessment(
-        db=db, actor=assessor, case_id=built.id, suitable=True, risk_level="low", idempotency_key=key()
+        db=db, actor=assessor, case_id=built.id, suitable=True, risk_level=RiskLevel.LOW, idempotency_key=key()
     )
     await db.commit()
 

@@ -14,10 +14,12 @@ from gateway.db import AsyncSession
 from gateway.errors import DomainError, ErrorCode
 from gateway.restorative_justice import service as rj
 from gateway.restorative_justice.models import (
+    AccreditationLevel,
     ClosureReason,
     Conference,
     ConferenceStatus,
     InterventionKind,
+    RiskLevel,
     RjCase,
     RjStage,
     Satisfaction,
@@ -245,7 +247,7 @@ async def test_a_facilitator_accredited_today_but_expired_by_the_conference_cann
         db=db,
         actor=rjw.coordinator_client,
         facilitator_id=rjw.facilitator_b_id,
-        level="RJC accredited practitioner",
+        level=AccreditationLevel.ACCREDITED_PRACTITIONER,
         expires_on=utc_now().date() + timedelta(days=3),
         idempotency_key=key(),
     )
@@ -324,7 +326,12 @@ async def test_re_assessing_clears_the_approval_and_closes_the_gate_again(db: As
     await to_assessment(db, rjw, built, assessor=rjw.coordinator)
     await rj.approve_assessment(db=db, actor=rjw.supervisor, case_id=built.id, idempotency_key=key())
     reassessed = await rj.record_assessment(
-        db=db, actor=rjw.coordinator, case_id=built.id, suitable=True, risk_level="medium", idempotency_key=key()
+        db=db,
+        actor=rjw.coordinator,
+        case_id=built.id,
+        suitable=True,
+        risk_level=RiskLevel.MEDIUM,
+        idempotency_key=key(),
     )
     await db.commit()
     assert (reassessed.approved_at, reassessed.approved_by) == (None, None)
@@ -438,7 +445,12 @@ async def test_out_of_order_moves_are_refused_as_invalid_transitions(db: AsyncSe
         db,
         ErrorCode.INVALID_TRANSITION,
         rj.record_assessment(
-            db=db, actor=rjw.coordinator, case_id=built.id, suitable=True, risk_level="low", idempotency_key=key()
+            db=db,
+            actor=rjw.coordinator,
+            case_id=built.id,
+            suitable=True,
+            risk_level=RiskLevel.LOW,
+            idempotency_key=key(),
         ),
     )
     await to_assessment(db, rjw, built, assessor=rjw.coordinator)

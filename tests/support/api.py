@@ -55,7 +55,9 @@ async def _build(settings: Settings) -> dict[str, tuple[str, str]]:
 
 
 def make_settings(database_url: str, *, fast_execution: bool = True) -> Settings:
-    return Settings(database_url=database_url, issuer_url=ISSUER, fast_execution=fast_execution)
+    return Settings(
+        database_url=database_url, issuer_url=ISSUER, fast_execution=fast_execution, dispatch_in_serve=False
+    )
 
 
 @pytest.fixture(scope="session")

@@ -148,8 +148,8 @@ async def _casework(gateway: Gateway, facilitator_user_id: int) -> dict[str, str
         {
             "input": {
                 "userId": str(facilitator_user_id),
-                "homeAgency": "Probation Service",
-                "accreditationLevel": "accredited practitioner",
+                "homeAgency": "PROBATION_SERVICE",
+                "accreditationLevel": "ACCREDITED_PRACTITIONER",
                 "accreditationExpiresOn": (utc_now() + timedelta(days=365)).date().isoformat(),
                 "idempotencyKey": key(),
             }

@@ -164,7 +164,8 @@ def database_url(database_kind: str, request: pytest.FixtureRequest, tmp_path: P
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+    # No notifications dispatcher in a served app's lifespan: the tests that want one (tests/notifications) ask.
+    return Settings(database_url=database_url, dispatch_in_serve=False)
 
 
 @pytest.fixture

@@ -26,10 +26,10 @@ async def _signed_in_rows(db: AsyncSession) -> list[PortalSession]:
 async def test_an_idle_session_ends_after_30_minutes(browsers: Any, db: AsyncSession) -> None:
     browser = await browsers("cpn")
     assert (await browser.get("/portal/inbox")).url.path == "/portal/inbox"
-    await db.exec(update(PortalSession).values(last_seen_at=utc_now() - timedelta(minutes=29)))  # type: ignore[call-overload]
+    await db.exec(update(PortalSession).values(last_seen_at=utc_now() - timedelta(minutes=29)))
     await db.commit()
     assert (await browser.get("/portal/inbox")).url.path == "/portal/inbox"  # 29 minutes: still in, and touched
-    await db.exec(update(PortalSession).values(last_seen_at=utc_now() - timedelta(minutes=30, seconds=1)))  # type: ignore[call-overload]
+    await db.exec(update(PortalSession).values(last_seen_at=utc_now() - timedelta(minutes=30, seconds=1)))
     await db.commit()
     assert (await browser.get("/portal/inbox")).url.path == "/oauth/authorize"
     assert await _signed_in_rows(db) == []
@@ -38,7 +38,7 @@ async def test_an_idle_session_ends_after_30_minutes(browsers: Any, db: AsyncSes
 async def test_the_keep_alive_of_the_timeout_warning_keeps_the_session(browsers: Any, db: AsyncSession) -> None:
     browser = await browsers("cpn")
     await browser.get("/portal/inbox")
-    await db.exec(update(PortalSession).values(last_seen_at=utc_now() - timedelta(minutes=28)))  # type: ignore[call-overload]
+    await db.exec(update(PortalSession).values(last_seen_at=utc_now() - timedelta(minutes=28)))
     await db.commit()
     kept = await browser.http.post("/portal/keep-alive", data={"csrf_token": browser.csrf})
     assert kept.status_code == 204
@@ -51,7 +51,7 @@ async def test_the_keep_alive_of_the_timeout_warning_keeps_the_session(browsers:
 async def test_a_deactivated_person_is_out_on_the_next_click(browsers: Any, db: AsyncSession) -> None:
     browser = await browsers("coordinator")
     assert (await browser.get("/portal/hub")).url.path == "/portal/hub"
-    await db.exec(update(User).where(col(User.email) == STAFF["coordinator"].email).values(active=False))  # type: ignore[call-overload]
+    await db.exec(update(User).where(col(User.email) == STAFF["coordinator"].email).values(active=False))
     await db.commit()
     assert (await browser.get("/portal/hub")).url.path == "/oauth/authorize"
     assert await _signed_in_rows(db) == []
@@ -60,7 +60,7 @@ async def test_a_deactivated_person_is_out_on_the_next_click(browsers: Any, db: 
 async def test_a_role_taken_away_closes_its_pages_on_the_next_click(browsers: Any, db: AsyncSession) -> None:
     browser = await browsers("coordinator")
     assert (await browser.get("/portal/hub")).status_code == 200
-    await db.exec(update(User).where(col(User.email) == STAFF["coordinator"].email).values(roles=[]))  # type: ignore[call-overload]
+    await db.exec(update(User).where(col(User.email) == STAFF["coordinator"].email).values(roles=[]))
     await db.commit()
     gone = await browser.get("/portal/hub")
     assert gone.status_code == 404 and "Page not found" in gone.text
@@ -75,7 +75,7 @@ async def test_an_access_token_near_its_end_is_refreshed_behind_the_scenes(
     contents = box.open(row.sealed)
     old_access = contents["tokens"]["access_token"]
     contents["tokens"]["expires_at"] = utc_now().timestamp() + 5
-    await db.exec(update(PortalSession).where(col(PortalSession.id) == row.id).values(sealed=box.seal(contents)))  # type: ignore[call-overload]
+    await db.exec(update(PortalSession).where(col(PortalSession.id) == row.id).values(sealed=box.seal(contents)))
     await db.commit()
 
     assert (await browser.get("/portal/inbox")).url.path == "/portal/inbox"
@@ -117,7 +117,7 @@ async def test_two_pages_at_once_refresh_the_tokens_once_and_the_person_stays_si
     box = SealedBox(settings.session_secret)
     contents = box.open(row.sealed)
     contents["tokens"]["expires_at"] = utc_now().timestamp() + 5
-    await db.exec(update(PortalSession).where(col(PortalSession.id) == row.id).values(sealed=box.seal(contents)))  # type: ignore[call-overload]
+    await db.exec(update(PortalSession).where(col(PortalSession.id) == row.id).values(sealed=box.seal(contents)))
     await db.commit()
 
     pages = await asyncio.gather(*(browser.http.get("/portal/inbox") for _ in range(4)))

@@ -1,4 +1,4 @@
-"""Margins and the relations suppression must respect: totals across providers and over the whole range."""
+"""Margins and the relations suppression must respect: totals within each row and across providers."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from gateway.monitoring.service.cells import (
     metric_categories,
 )
 from gateway.monitoring.service.monitored import ProviderRef
-from gateway.monitoring.suppression import Sum, primary, secondary
+from gateway.monitoring.suppression import Sum, primary, protect
 from providers.profile import MojOutcome
 
 
@@ -85,41 +85,43 @@ def _margin_sums(provider_ids: Sequence[int], quarter: int | None) -> list[Sum[C
     ]
 
 
-def _range_sums(provider_ids: Sequence[int], quarter_count: int) -> list[Sum[Cell]]:
-    return [
-        Sum(
-            Cell(metric, category, provider, None),
-            tuple(Cell(metric, category, provider, q) for q in range(quarter_count)),
-        )
-        for metric, category in metric_categories()
-        if metric not in SNAPSHOT_METRICS
-        for provider in [*provider_ids, None]
-    ]
+def quarter_sums(providers: Sequence[ProviderRef], quarter: int) -> list[Sum[Cell]]:
+    """Every sum published for one quarter: within each row, and each provider to the all-provider figure."""
+    return _row_sums(providers, quarter) + _margin_sums([p.organisation_id for p in providers], quarter)
+
+
+def _order(cell: Cell) -> tuple[str, str, int, int]:
+    return (cell.metric, cell.category, -1 if cell.provider is None else cell.provider, cell.quarter or 0)
 
 
 def suppress_cells(
     cells: dict[Cell, int], providers: Sequence[ProviderRef], quarter_count: int, *, threshold: int
 ) -> set[Cell]:
-    """Primary and secondary suppression, quarter by quarter first, so a quarter reads the same in any range.
+    """Primary suppression and an audit of every quarter's sums; a whole-range figure hides with its quarters.
 
-    The whole-range figures are then protected by hiding more whole-range figures only, never by changing a
-    quarter: a quarter's figures are identical whether asked for alone (the quarterly return) or in a trend.
+    Each quarter is audited on its own figures only, so it reads the same alone (the quarterly return), in a
+    trend, or in any range. A whole-range figure is hidden whenever any quarter it adds up is hidden: every
+    published range figure is then the sum of published quarter figures and tells nothing new, however many
+    overlapping ranges are asked for. (Publishing a range total over hidden quarters is what lets two
+    requests, 2025-Q1..Q2 and 2025-Q1..Q3, be subtracted to give a hidden 2025-Q3 figure.) Quarters share no
+    cell, so a hidden quarter cell that its own quarter cannot fix cannot be fixed by all of them together.
     """
-    provider_ids = [p.organisation_id for p in providers]
     hidden: set[Cell] = set()
     for quarter in range(quarter_count):
         quarter_cells = {k: v for k, v in cells.items() if k.quarter == quarter}
-        sums = _row_sums(providers, quarter) + _margin_sums(provider_ids, quarter)
-        hidden |= secondary(quarter_cells, sums, primary(quarter_cells, threshold=threshold))
+        # Completed minus improved is never published, but it can be worked out, so a small one is protected too.
+        complements = {k for k in quarter_cells if k.metric == Metric.NOT_IMPROVED_OR_OTHER}
+        hidden |= protect(
+            quarter_cells,
+            quarter_sums(providers, quarter),
+            primary(quarter_cells, threshold=threshold),
+            unpublished=complements,
+            order=_order,
+        )
     if quarter_count > 1:
-        range_cells = {k: v for k, v in cells.items() if k.quarter is None}
-        sums = _row_sums(providers, None) + _margin_sums(provider_ids, None) + _range_sums(provider_ids, quarter_count)
-        quarter_keys = {k for k in cells if k.quarter is not None}
-        hidden = secondary(cells, sums, hidden | primary(range_cells, threshold=threshold), frozen=quarter_keys)
-        # A snapshot's whole-range figure is its last quarter's, so it is hidden exactly when that one is.
-        for key in [k for k in cells if k.quarter is None and k.metric in SNAPSHOT_METRICS]:
-            if key._replace(quarter=quarter_count - 1) in hidden:
+        last = quarter_count - 1
+        for key in [k for k in cells if k.quarter is None]:
+            quarters = [last] if key.metric in SNAPSHOT_METRICS else range(quarter_count)
+            if any(key._replace(quarter=q) in hidden for q in quarters):
                 hidden.add(key)
-            else:
-                hidden.discard(key)
     return hidden

@@ -7,8 +7,8 @@ Services flush and never commit; the caller commits once, or rolls back when a D
 One module a responsibility: `access` (ownership filters, loading), `eligibility`, `create`, `send`,
 `changes` (how any task change is made), `lifecycle` (status transitions), `progress` (sub-status and contact
 attempts), `reads` (lists, batch loaders), `projection` and `disclosure` (what a provider sees of a victim and
-the consent behind it), `intake` (self-referral), `additions` (a consent or a provider added to a referral)
-and `withdrawal` (consent withdrawn: its effect on tasks).
+the consent behind it), `intake` (self-referral), `hub_views` (one intake item, work to re-route), `additions`
+(a consent or a provider added to a referral) and `withdrawal` (consent withdrawn: its effect on tasks).
 """
 
 from gateway.referrals.service.access import (
@@ -36,6 +36,7 @@ from gateway.referrals.service.disclosure import (
     load_victim_views_for_tasks,
 )
 from gateway.referrals.service.eligibility import eligibility_problems
+from gateway.referrals.service.hub_views import get_intake_item, list_tasks_to_reroute
 from gateway.referrals.service.intake import (
     IntakeCloseReason,
     SelfReferralSubmission,
@@ -77,10 +78,13 @@ from gateway.referrals.service.projection import (
 )
 from gateway.referrals.service.reads import (
     ContactAttemptRecord,
+    InboxOrder,
+    InboxPage,
     OverdueReason,
     OverdueTask,
     get_referral,
     list_inbox,
+    list_inbox_page,
     list_overdue_tasks,
     list_referrals,
     load_cases_for_referrals,
@@ -104,6 +108,8 @@ __all__ = [
     "ContactAttemptRecord",
     "EqualityView",
     "GuardianView",
+    "InboxOrder",
+    "InboxPage",
     "IntakeCloseReason",
     "Move",
     "OverdueReason",
@@ -124,15 +130,18 @@ __all__ = [
     "create_referral",
     "eligibility_problems",
     "fail_task",
+    "get_intake_item",
     "get_provider_task",
     "get_referral",
     "get_task",
     "get_victim_view_for_task",
     "hold_task",
     "list_inbox",
+    "list_inbox_page",
     "list_intake_queue",
     "list_overdue_tasks",
     "list_referrals",
+    "list_tasks_to_reroute",
     "load_cases_for_referrals",
     "load_consent_contexts_for_tasks",
     "load_consent_summaries_for_tasks",

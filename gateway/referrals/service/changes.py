@@ -101,7 +101,13 @@ async def after_change(
             db=db,
             event_type=event,
             organisation_id=notify,
-            subject_ids={"task": task.id, "referral": task.referral_id, "status": task.status},
+            # The task's reference is a code (referral number and provider), so e-mails can name the task.
+            subject_ids={
+                "task": task.id,
+                "referral": task.referral_id,
+                "reference": task.reference,
+                "status": task.status,
+            },
         )
     await append_audit(db=db, actor=actor, records=[audit])
     await remember_result(db=db, claim=claim, result_id=task.id)

@@ -20,6 +20,7 @@ from gateway.audit.service import AuditRecord, queue_audit
 from gateway.auth.principal import Principal, Scope
 from gateway.clock import as_utc, utc_now
 from gateway.db import AsyncSession
+from gateway.errors import ValidationFailed
 from gateway.kit import page_size, require, require_any
 from gateway.referrals.models import OPEN_STATUSES, Case, ContactAttempt, Referral, ReferralTask, TaskStatus
 from gateway.referrals.service.access import (
@@ -110,6 +111,72 @@ async def list_inbox(
     if after_id is not None:
         query = query.where(TASKS.c.id > after_id)
     return list(await rows(db, query.order_by(TASKS.c.id).limit(page_size(limit))))
+
+
+class InboxOrder(StrEnum):
+    """How a provider's inbox page is sorted: by the next time limit falling due, or by when each task was sent."""
+
+    DUE = "due"
+    RECEIVED = "received"
+
+
+# Numbered pages go this deep at most: further than any person pages, and a bound on the database's OFFSET work.
+MAX_INBOX_OFFSET = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class InboxPage:
+    tasks: list[Any]  # plain rows with a ReferralTask's attributes
+    total: int  # how many tasks the filters match, for numbered pages
+
+
+def next_due_at() -> ColumnElement[Any]:
+    """The time limit a task must meet next: accepting it while requested, then first contact while that is
+    still to come on open work; nothing once both are met or the task is closed."""
+    return sa.case(
+        (TASKS.c.status == TaskStatus.REQUESTED.value, TASKS.c.accept_due_at),
+        (
+            sa.and_(
+                TASKS.c.status.in_([s.value for s in OPEN_STATUSES]),
+                TASKS.c.first_contact_at.is_(None),
+            ),
+            TASKS.c.first_contact_due_at,
+        ),
+        else_=sa.null(),
+    )
+
+
+async def list_inbox_page(
+    *,
+    db: AsyncSession,
+    actor: Principal,
+    statuses: Sequence[TaskStatus] | None = None,
+    overdue_only: bool = False,
+    order: InboxOrder = InboxOrder.DUE,
+    descending: bool = False,
+    offset: int = 0,
+    limit: int = 20,
+    now: datetime | None = None,
+) -> InboxPage:
+    """A numbered page of the provider's sent tasks, sorted by the next limit due (tasks with none last) or by
+    when each was sent, optionally by status and overdue, with the count of all that match: two queries."""
+    require(actor, Scope.TASKS_READ)
+    order = InboxOrder(order)
+    if not 0 <= offset <= MAX_INBOX_OFFSET:
+        raise ValidationFailed(f"A page starts within the first {MAX_INBOX_OFFSET} tasks.")
+    limit = page_size(limit)
+    conditions: list[ColumnElement[bool]] = [provider_tasks(actor)]
+    if statuses:
+        conditions.append(TASKS.c.status.in_([TaskStatus(s).value for s in statuses]))
+    if overdue_only:
+        conditions.append(_overdue_clause(as_utc(now or utc_now())))
+    key = next_due_at() if order is InboxOrder.DUE else TASKS.c.requested_at
+    sort = sa.nulls_last(key.desc() if descending else key.asc())
+    tie = TASKS.c.id.desc() if descending else TASKS.c.id.asc()
+    query = sa.select(TASKS).where(*conditions).order_by(sort, tie).offset(offset).limit(limit)
+    found = list(await rows(db, query))
+    total = (await rows(db, sa.select(sa.func.count()).select_from(TASKS).where(*conditions)))[0][0]
+    return InboxPage(tasks=found, total=int(total))
 
 
 async def list_overdue_tasks(

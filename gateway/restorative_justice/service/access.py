@@ -23,7 +23,7 @@ from gateway.db import AsyncSession
 from gateway.errors import Forbidden, NotFound
 from gateway.idempotency.service import IdempotencyClaim, claim_for, remember_result
 from gateway.kit import first_or_not_found
-from gateway.restorative_justice.models import Conference, Facilitator, Party, RjCase, RjStage
+from gateway.restorative_justice.models import CaseNote, Conference, Facilitator, Party, RjCase, RjStage
 from gateway.restorative_justice.service.rules import require_stage
 
 RJ_HUB_SLUG = "rj-hub"
@@ -33,8 +33,8 @@ CASEWORK = (Scope.RJ_MANAGE, Scope.RJ_FACILITATE)
 
 # Ids a change adds to its audit record, beyond the case it changed.
 SubjectIds = dict[str, Any]
-OfCase = TypeVar("OfCase", Party, Conference)
-Result = TypeVar("Result", RjCase, Party, Conference)
+OfCase = TypeVar("OfCase", Party, Conference, CaseNote)
+Result = TypeVar("Result", RjCase, Party, Conference, CaseNote)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,9 @@ from gateway.auth.principal import Principal, Role, Scope
 from gateway.clock import not_in_future, utc_now
 from gateway.db import AsyncSession
 from gateway.errors import Forbidden, InvalidTransition
-from gateway.kit import bounded_text
-from gateway.restorative_justice.models import RjCase, RjStage
+from gateway.restorative_justice.models import RiskLevel, RjCase, RjStage
 from gateway.restorative_justice.service.access import MANAGE, RJ_HUB_SLUG, CaseStep, SubjectIds, change_case
-from gateway.restorative_justice.service.rules import move
+from gateway.restorative_justice.service.rules import from_uk_time, in_vocabulary, move
 
 CONTACT = CaseStep("rj.case.contact", stages=(RjStage.REFERRAL_RECEIVED,))
 ASSESS = CaseStep("rj.case.assess", stages=(RjStage.INITIAL_CONTACT, RjStage.ASSESSMENT))
@@ -29,7 +28,7 @@ async def record_initial_contact(
     """Initial contact follows the referral being received, and only that."""
 
     async def contact(case: RjCase) -> SubjectIds:
-        case.initial_contact_at = not_in_future(contacted_at, "contact time")
+        case.initial_contact_at = not_in_future(from_uk_time(contacted_at), "contact time")
         move(case, RjStage.INITIAL_CONTACT)
         return {}
 
@@ -37,13 +36,13 @@ async def record_initial_contact(
 
 
 async def record_assessment(
-    *, db: AsyncSession, actor: Principal, case_id: int, suitable: bool, risk_level: str, idempotency_key: str
+    *, db: AsyncSession, actor: Principal, case_id: int, suitable: bool, risk_level: RiskLevel, idempotency_key: str
 ) -> RjCase:
     """Suitability and risk are assessed after initial contact; re-assessing clears any supervisor approval."""
 
     async def assess(case: RjCase) -> SubjectIds:
         case.assessed_suitable = suitable
-        case.risk_level = bounded_text(risk_level, "risk level", max_length=20, required=True)
+        case.risk_level = in_vocabulary(RiskLevel, risk_level, "risk level").value
         case.assessed_by = actor.actor_label
         case.assessed_at = utc_now()
         case.approved_by = None

@@ -14,19 +14,26 @@ from gateway.audit.service import append_audit
 from gateway.auth.principal import Principal, Scope
 from gateway.clock import as_utc, utc_now
 from gateway.db import AsyncSession
-from gateway.errors import Conflict, InvalidTransition, ValidationFailed
+from gateway.errors import Conflict, ConsentRequired, InvalidTransition, NotFound, ValidationFailed
 from gateway.idempotency.service import IdempotencyClaim, claim_for
-from gateway.kit import page_size
+from gateway.kit import first_or_not_found, page_size
 from gateway.referrals.models import Case, ReferralTask, TaskStatus
-from gateway.referrals.service import get_provider_task
+from gateway.referrals.service import (
+    get_provider_task,
+    get_victim_view_for_task,
+    load_consent_summaries_for_tasks,
+)
 from gateway.restorative_justice.models import (
+    NOTES_MAX_LENGTH,
     AgreementAction,
+    CaseNote,
     CaseSource,
     Conference,
     ConferenceParticipant,
     ConferenceStatus,
     Intervention,
     Party,
+    PartyRole,
     PreparationMeeting,
     RjCase,
     RjStage,
@@ -49,7 +56,7 @@ SENSITIVE_CRIMES = frozenset({CrimeCategory.DOMESTIC_ABUSE, CrimeCategory.SEXUAL
 # A task the RJ hub has accepted and is working; only such a task becomes a case.
 ACCEPTED_TASK_STATUSES = frozenset({TaskStatus.ACCEPTED.value, TaskStatus.IN_PROGRESS.value})
 # The rows of a case's detail, each read with one query.
-OfCase = TypeVar("OfCase", Party, PreparationMeeting, Intervention, AgreementAction, Conference)
+OfCase = TypeVar("OfCase", Party, PreparationMeeting, Intervention, AgreementAction, Conference, CaseNote)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +69,8 @@ class CaseDetail:
     conferences: list[Conference]
     participants: dict[int, list[ConferenceParticipant]]
     conference_facilitators: dict[int, list[int]]
+    notes: list[CaseNote]
+    task_reference: str | None  # the Hub task the case was opened from, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +134,8 @@ async def create_case_from_task(
     if (await db.exec(select(RjCase.id).where(col(RjCase.task_id) == task_id))).first() is not None:
         raise Conflict("That task already has an RJ case.")
     crime = (await db.exec(select(Case.crime_category).where(col(Case.id) == task.case_id))).one()
-    return await _create_case(
+    harmed = await _harmed_party_from_task(db, actor, task_id)
+    case = await _create_case(
         db,
         actor,
         claim,
@@ -133,6 +143,58 @@ async def create_case_from_task(
         crime_category=CrimeCategory(crime),
         sensitive=marked_sensitive,
         task_id=task_id,
+    )
+    assert case.id is not None
+    harmed.case_id = case.id
+    db.add(harmed)
+    await db.flush()
+    brought = audit_record("rj.party.from-task", AuditCategory.COLLECTION, rj_case=case.id, rj_party=harmed.id)
+    await append_audit(db=db, actor=actor, records=[brought])
+    return case
+
+
+def _safe_contact_notes(view: Any) -> str | None:
+    """The Hub's safe-contact instructions for the victim, as the party's notes, so nobody types them again."""
+    safe = view.safe_contact
+    if safe is None:
+        return None
+    lines = []
+    if safe.safe_phone:
+        lines.append(f"Safe phone: {safe.safe_phone}")
+    if safe.safe_times:
+        lines.append(f"Safe times: {safe.safe_times}")
+    if not safe.voicemail_safe:
+        lines.append("Do not leave voicemail.")
+    if not safe.letters_safe:
+        lines.append("Do not send letters.")
+    if safe.perpetrator_shares_address:
+        lines.append("The perpetrator shares the address.")
+    return "\n".join(lines)[:NOTES_MAX_LENGTH] or None
+
+
+async def _harmed_party_from_task(db: AsyncSession, actor: Principal, task_id: int) -> Party:
+    """The victim on the task as the case's person harmed, from what the RJ hub may see, with the Hub's consent.
+
+    The read is the provider's ordinary, audited view of the victim; a victim the hub may no longer see (consent
+    withdrawn or expired) cannot be brought in.
+    """
+    view = await get_victim_view_for_task(db=db, actor=actor, task_id=task_id)
+    if view.redacted:
+        raise ConsentRequired("The victim's consent no longer covers the RJ hub, so the case cannot be opened.")
+    consent = (await load_consent_summaries_for_tasks(db=db, actor=actor, task_ids=[task_id])).get(task_id)
+    consented = consent is not None and consent.state == "valid" and consent.method is not None
+    return Party(
+        case_id=0,
+        role=PartyRole.HARMED.value,
+        given_name=(view.given_name or "")[:100],
+        family_name=(view.family_name or "")[:100],
+        phone=view.phone,
+        email=view.email,
+        safe_contact_notes=_safe_contact_notes(view),
+        consent_given_at=(consent.given_at or utc_now()) if consented and consent is not None else None,
+        consent_method=consent.method if consented and consent is not None else None,
+        # They asked the Hub for restorative justice and consented to the referral: willing until they say not.
+        willing=consented,
     )
 
 
@@ -188,15 +250,37 @@ async def get_case_detail(*, db: AsyncSession, actor: Principal, case_id: int) -
     interventions = await _case_rows(db, Intervention, case_id, Intervention.delivered_at)
     actions = await _case_rows(db, AgreementAction, case_id, AgreementAction.id)
     conferences = await _case_rows(db, Conference, case_id, Conference.starts_at)
+    notes = await _case_rows(db, CaseNote, case_id, CaseNote.id)
     participants, booked = await load_conference_links(
         db=db, conference_ids=[c.id for c in conferences if c.id is not None]
     )
-    if parties:
-        consulted = audit_record(
-            "rj.case.read", AuditCategory.CONSULTATION, rj_case=case_id, rj_parties=[p.id for p in parties]
-        )
+    if parties or notes:
+        read: dict[str, Any] = {"rj_parties": [p.id for p in parties]}
+        if notes:
+            read["rj_notes"] = [n.id for n in notes]
+        consulted = audit_record("rj.case.read", AuditCategory.CONSULTATION, rj_case=case_id, **read)
         await append_audit(db=db, actor=actor, records=[consulted])
-    return CaseDetail(case, parties, meetings, interventions, actions, conferences, participants, booked)
+    task_reference = None
+    if case.task_id is not None:
+        task_reference = (
+            await db.exec(select(ReferralTask.reference).where(col(ReferralTask.id) == case.task_id))
+        ).first()
+    return CaseDetail(
+        case, parties, meetings, interventions, actions, conferences, participants, booked, notes, task_reference
+    )
+
+
+async def find_case_by_reference(*, db: AsyncSession, actor: Principal, reference: str) -> RjCase:
+    """A case the actor may see, by its reference (RJ-2026-000001), ignoring case and surrounding spaces."""
+    wanted = reference.strip().upper()
+    if not wanted or len(wanted) > 40:
+        raise NotFound()
+    return await first_or_not_found(db, select(RjCase).where(col(RjCase.reference) == wanted, visible_cases(actor)))
+
+
+async def case_for_task(*, db: AsyncSession, actor: Principal, task_id: int) -> RjCase:
+    """The RJ case opened from a Hub task, when the actor may see it: the link from the task back to its case."""
+    return await first_or_not_found(db, select(RjCase).where(col(RjCase.task_id) == task_id, visible_cases(actor)))
 
 
 async def list_caseload(

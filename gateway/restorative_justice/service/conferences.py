@@ -23,12 +23,18 @@ from gateway.errors import (
     ValidationFailed,
     VenueTaken,
 )
+from gateway.events.models import EventType
+from gateway.events.service import record_event
 from gateway.kit import bounded_text
 from gateway.restorative_justice.models import (
+    REASON_MAX_LENGTH,
     Conference,
     ConferenceFacilitator,
     ConferenceParticipant,
     ConferenceStatus,
+    Facilitator,
+    Party,
+    PartyRole,
     RjCase,
     RjStage,
 )
@@ -40,10 +46,16 @@ from gateway.restorative_justice.service.access import (
     add_to_case,
     case_parties,
     change_in_case,
+    load_case,
     require_rj_hub,
 )
 from gateway.restorative_justice.service.facilitators import accredited_facilitators
-from gateway.restorative_justice.service.rules import consented, require_cleared_assessment, require_stage
+from gateway.restorative_justice.service.rules import (
+    from_uk_time,
+    require_cleared_assessment,
+    require_consent,
+    require_stage,
+)
 
 MIN_CONFERENCE_MINUTES, MAX_CONFERENCE_MINUTES = 15, 8 * 60
 # Scheduling conflicts are checked then written; this lock makes check-and-book one step on PostgreSQL.
@@ -52,6 +64,7 @@ CONFERENCE_BOOKING_LOCK_KEY = 0x726A_636F_6E66  # "rjconf"
 BOOKING_STAGES = (RjStage.PREPARATION, RjStage.INTERVENTION)
 
 SCHEDULE = CaseStep("rj.conference.schedule", stages=BOOKING_STAGES, scopes=MANAGE)
+RECORD_PAST = CaseStep("rj.conference.record-past", stages=BOOKING_STAGES, scopes=MANAGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +82,81 @@ def _venue_key(venue: str | None) -> str | None:
     return " ".join(venue.lower().split()) if venue else None
 
 
-def _interval(starts_at: datetime, duration_minutes: int) -> tuple[datetime, datetime]:
+def _interval(starts_at: datetime, duration_minutes: int, *, past: bool = False) -> tuple[datetime, datetime]:
+    """The half-open interval of a booking (UK local time when no zone is given): ahead, or for `past` behind."""
     if not MIN_CONFERENCE_MINUTES <= duration_minutes <= MAX_CONFERENCE_MINUTES:
         raise ValidationFailed(f"A conference lasts {MIN_CONFERENCE_MINUTES} to {MAX_CONFERENCE_MINUTES} minutes.")
-    start = as_utc(starts_at)
-    if start < utc_now():
-        raise ValidationFailed("A conference cannot be booked in the past.")
-    return start, start + timedelta(minutes=duration_minutes)
+    start = from_uk_time(starts_at)
+    if past and start > utc_now():
+        raise ValidationFailed("A conference recorded afterwards must already have started.")
+    if not past and start < utc_now():
+        raise ValidationFailed("A conference cannot be booked in the past; record one that happened afterwards.")
+    try:
+        return start, start + timedelta(minutes=duration_minutes)
+    except OverflowError:
+        raise ValidationFailed("That time is out of range.") from None
+
+
+def _venue(booking: ConferenceBooking) -> str | None:
+    venue = bounded_text(booking.venue, "venue", max_length=200)
+    if booking.video_call == (venue is not None):
+        raise ValidationFailed("A conference has either a venue or a video call.")
+    return venue
+
+
+def _require_conference_consent(parties: dict[int | None, Party], party_ids: frozenset[int]) -> None:
+    """A conference brings the parties face to face: every person harmed and responsible must consent to it.
+
+    Indirect work (shuttle messages, letters) has its own rule, checked when it is recorded: see stages.
+    """
+    if not party_ids:
+        raise ValidationFailed("A conference has participants.")
+    participants = []
+    for party_id in sorted(party_ids):
+        party = parties.get(party_id)
+        if party is None:
+            raise NotFound()
+        participants.append(party)
+    principals = [p for p in parties.values() if p.role != PartyRole.SUPPORTER.value and p.withdrawn_at is None]
+    for role in (PartyRole.HARMED, PartyRole.RESPONSIBLE):
+        if not any(p.role == role.value for p in principals):
+            raise InvalidTransition(f"A conference needs a {role.value} party in the case.")
+    require_consent(principals, "a conference is booked")
+    require_consent(participants, "a conference is booked")
+
+
+def _assign_to_case(case: RjCase, facilitator_ids: Sequence[int]) -> list[int]:
+    """A booked facilitator becomes the case's lead or co-facilitator, so their calendar entry leads to the case.
+
+    Refused when both places are already held by others: the co-ordinator reassigns the case first.
+    """
+    newly_assigned: list[int] = []
+    for facilitator_id in facilitator_ids:
+        if facilitator_id in (case.lead_facilitator_id, case.co_facilitator_id):
+            continue
+        if case.lead_facilitator_id is None:
+            case.lead_facilitator_id = facilitator_id
+        elif case.co_facilitator_id is None:
+            case.co_facilitator_id = facilitator_id
+        else:
+            raise ValidationFailed(
+                "Only the case's lead and co-facilitator can facilitate its conferences; reassign the case first."
+            )
+        newly_assigned.append(facilitator_id)
+    if newly_assigned:
+        case.updated_at = utc_now()
+    return newly_assigned
+
+
+def _facilitators_of(case: RjCase, booking: ConferenceBooking) -> list[int]:
+    facilitator_ids = sorted(booking.facilitator_ids) or [
+        f for f in (case.lead_facilitator_id, case.co_facilitator_id) if f is not None
+    ]
+    if not facilitator_ids:
+        raise ValidationFailed("Assign a lead facilitator or name the conference's facilitators.")
+    if len(facilitator_ids) > 2:
+        raise ValidationFailed("A conference has a lead and at most one co-facilitator.")
+    return facilitator_ids
 
 
 async def _lock_bookings(db: AsyncSession) -> None:
@@ -136,6 +217,33 @@ async def _refuse_conflicts(
             raise VenueTaken()
 
 
+async def _tell_facilitators(
+    db: AsyncSession, event_type: EventType, conference: Conference, facilitator_ids: Sequence[int]
+) -> None:
+    """One event per organisation the conference's facilitators work for; ids only, never a time or a venue."""
+    if not facilitator_ids:
+        return
+    organisation_ids = (
+        await db.exec(
+            select(Facilitator.organisation_id)
+            .where(col(Facilitator.id).in_(list(facilitator_ids)))
+            .distinct()
+            .order_by(col(Facilitator.organisation_id))
+        )
+    ).all()
+    for organisation_id in organisation_ids:
+        await record_event(
+            db=db,
+            event_type=event_type,
+            organisation_id=organisation_id,
+            subject_ids={
+                "rj_case": conference.case_id,
+                "rj_conference": conference.id,
+                "sequence": conference.sequence,
+            },
+        )
+
+
 async def schedule_conference(
     *, db: AsyncSession, actor: Principal, case_id: int, booking: ConferenceBooking, idempotency_key: str
 ) -> Conference:
@@ -144,25 +252,12 @@ async def schedule_conference(
     async def book(case: RjCase) -> tuple[Conference, SubjectIds]:
         require_cleared_assessment(case)
         starts_at, ends_at = _interval(booking.starts_at, booking.duration_minutes)
-        venue = bounded_text(booking.venue, "venue", max_length=200)
-        if booking.video_call == (venue is not None):
-            raise ValidationFailed("A conference has either a venue or a video call.")
-        if not booking.party_ids:
-            raise ValidationFailed("A conference has participants.")
-        parties = {p.id: p for p in await case_parties(db, case_id)}
-        for party_id in booking.party_ids:
-            party = parties.get(party_id)
-            if party is None:
-                raise NotFound()
-            if not consented(party):
-                raise InvalidTransition("Every participant must have consented and be willing.")
-        facilitator_ids = sorted(booking.facilitator_ids) or [
-            f for f in (case.lead_facilitator_id, case.co_facilitator_id) if f is not None
-        ]
-        if not facilitator_ids:
-            raise ValidationFailed("Assign a lead facilitator or name the conference's facilitators.")
+        venue = _venue(booking)
+        _require_conference_consent({p.id: p for p in await case_parties(db, case_id)}, booking.party_ids)
+        facilitator_ids = _facilitators_of(case, booking)
         # Accredited on the day of the conference, not only today.
         await accredited_facilitators(db, actor, facilitator_ids, max(starts_at.date(), utc_now().date()))
+        assigned = _assign_to_case(case, facilitator_ids)
         await _lock_bookings(db)
         party_ids = sorted(booking.party_ids)
         await _refuse_conflicts(
@@ -190,9 +285,91 @@ async def schedule_conference(
             db.add(ConferenceParticipant(conference_id=conference.id, party_id=party_id))
         for facilitator_id in facilitator_ids:
             db.add(ConferenceFacilitator(conference_id=conference.id, facilitator_id=facilitator_id))
-        return conference, {"rj_conference": conference.id}
+        await _tell_facilitators(db, EventType.RJ_CONFERENCE_BOOKED, conference, facilitator_ids)
+        return conference, {"rj_conference": conference.id, "assigned": assigned}
 
     return await add_to_case(db, actor, SCHEDULE, Conference, case_id, idempotency_key, {"b": booking}, add=book)
+
+
+async def record_past_conference(
+    *,
+    db: AsyncSession,
+    actor: Principal,
+    case_id: int,
+    booking: ConferenceBooking,
+    attended_party_ids: frozenset[int],
+    idempotency_key: str,
+) -> Conference:
+    """A conference that already took place is entered afterwards, held, with who attended, and flagged as such.
+
+    The same consent, accreditation (on the day it was held) and assignment rules as a booking apply; clashes are
+    not checked, because what happened cannot be refused.
+    """
+
+    async def record(case: RjCase) -> tuple[Conference, SubjectIds]:
+        require_cleared_assessment(case)
+        starts_at, ends_at = _interval(booking.starts_at, booking.duration_minutes, past=True)
+        venue = _venue(booking)
+        _require_conference_consent({p.id: p for p in await case_parties(db, case_id)}, booking.party_ids)
+        if not attended_party_ids <= booking.party_ids:
+            raise ValidationFailed("Only the conference's participants can be recorded as attending.")
+        facilitator_ids = _facilitators_of(case, booking)
+        await accredited_facilitators(db, actor, facilitator_ids, starts_at.date())
+        assigned = _assign_to_case(case, facilitator_ids)
+        conference = Conference(
+            case_id=case_id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            venue=venue,
+            venue_key=_venue_key(venue),
+            video_call=booking.video_call,
+            status=ConferenceStatus.HELD.value,
+            recorded_afterwards=True,
+        )
+        db.add(conference)
+        await db.flush()
+        assert conference.id is not None
+        for party_id in sorted(booking.party_ids):
+            db.add(
+                ConferenceParticipant(
+                    conference_id=conference.id, party_id=party_id, attended=party_id in attended_party_ids
+                )
+            )
+        for facilitator_id in facilitator_ids:
+            db.add(ConferenceFacilitator(conference_id=conference.id, facilitator_id=facilitator_id))
+        return conference, {"rj_conference": conference.id, "assigned": assigned}
+
+    request = {"b": booking, "a": sorted(attended_party_ids)}
+    return await add_to_case(db, actor, RECORD_PAST, Conference, case_id, idempotency_key, request, add=record)
+
+
+async def booking_clashes(*, db: AsyncSession, actor: Principal, case_id: int, booking: ConferenceBooking) -> list[str]:
+    """Before saving: what a booking would clash with (facilitator, participant, venue), as messages; nothing is
+    written. Input the booking itself would refuse (times, consent, accreditation) is refused as it would be."""
+    require_rj_hub(actor, *MANAGE)
+    case = await load_case(db, actor, case_id)
+    starts_at, ends_at = _interval(booking.starts_at, booking.duration_minutes)
+    venue_key = _venue_key(_venue(booking))
+    facilitator_ids = _facilitators_of(case, booking)
+    found: list[str] = []
+    for facilitators, parties, venue in (
+        (facilitator_ids, [], None),
+        ([], sorted(booking.party_ids), None),
+        ([], [], venue_key),
+    ):
+        try:
+            await _refuse_conflicts(
+                db,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                facilitator_ids=facilitators,
+                party_ids=parties,
+                venue_key=venue,
+                excluding=None,
+            )
+        except DomainError as clash:
+            found.append(clash.message)
+    return found
 
 
 def _require_scheduled(conference: Conference) -> None:
@@ -236,7 +413,7 @@ async def reschedule_conference(
     async def reschedule(conference: Conference, case: RjCase) -> SubjectIds:
         _require_scheduled(conference)
         require_stage(case, *BOOKING_STAGES)
-        why = bounded_text(reason, "reason", max_length=200, required=True)
+        why = bounded_text(reason, "reason", max_length=REASON_MAX_LENGTH, required=True)
         new_start, new_end = _interval(starts_at, duration_minutes)
         facilitator_ids, party_ids = await _booked(db, conference_id)
         await accredited_facilitators(db, actor, facilitator_ids, max(new_start.date(), utc_now().date()))
@@ -254,6 +431,7 @@ async def reschedule_conference(
         conference.status_reason = why
         conference.sequence += 1
         conference.updated_at = utc_now()
+        await _tell_facilitators(db, EventType.RJ_CONFERENCE_MOVED, conference, facilitator_ids)
         return {"rj_conference": conference_id}
 
     request = {"conf": conference_id, "s": starts_at, "d": duration_minutes, "r": reason}
@@ -272,9 +450,11 @@ async def cancel_conference(
         # Whatever the case's stage: a halted case's conference can still be called off.
         _require_scheduled(conference)
         conference.status = ConferenceStatus.CANCELLED.value
-        conference.status_reason = bounded_text(reason, "reason", max_length=200, required=True)
+        conference.status_reason = bounded_text(reason, "reason", max_length=REASON_MAX_LENGTH, required=True)
         conference.sequence += 1
         conference.updated_at = utc_now()
+        facilitator_ids, _ = await _booked(db, conference_id)
+        await _tell_facilitators(db, EventType.RJ_CONFERENCE_CANCELLED, conference, facilitator_ids)
         return {"rj_conference": conference_id}
 
     request = {"conf": conference_id, "r": reason}

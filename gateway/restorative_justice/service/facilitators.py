@@ -18,7 +18,15 @@ from gateway.db import AsyncSession
 from gateway.errors import AccreditationExpired, Conflict, InvalidTransition, NotFound, ValidationFailed
 from gateway.idempotency.service import claim_for
 from gateway.kit import bounded_text, first_or_not_found
-from gateway.restorative_justice.models import Conference, ConferenceFacilitator, Facilitator, RjCase, RjStage
+from gateway.restorative_justice.models import (
+    AccreditationLevel,
+    Conference,
+    ConferenceFacilitator,
+    Facilitator,
+    HomeAgency,
+    RjCase,
+    RjStage,
+)
 from gateway.restorative_justice.service.access import (
     CASEWORK,
     MANAGE,
@@ -32,6 +40,7 @@ from gateway.restorative_justice.service.access import (
     own_facilitator,
     require_rj_hub,
 )
+from gateway.restorative_justice.service.rules import in_vocabulary
 
 FEED_TOKEN_BYTES = 32
 # A halted case may still change hands, so assigning checks only that the case is open.
@@ -42,6 +51,14 @@ ASSIGN = CaseStep("rj.case.assign", stages=None, scopes=MANAGE)
 class IssuedFeedToken:
     facilitator: Facilitator
     token: str  # shown once; only its hash is stored
+
+
+@dataclass(frozen=True, slots=True)
+class FacilitatorCandidate:
+    """A member of the RJ hub with the rj-facilitator role who is not yet registered as a facilitator."""
+
+    user_id: int
+    email: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +76,24 @@ async def register_facilitator(
     db: AsyncSession,
     actor: Principal,
     user_id: int,
-    home_agency: str,
-    accreditation_level: str,
+    home_agency: HomeAgency,
+    accreditation_level: AccreditationLevel,
     accreditation_expires_on: date,
     idempotency_key: str,
+    display_name: str | None = None,
 ) -> Facilitator:
-    """The co-ordinator registers a member of the RJ hub with the rj-facilitator role as a facilitator."""
+    """The co-ordinator registers a member of the RJ hub with the rj-facilitator role as a facilitator, by name.
+
+    Without a name given, the person's sign-in e-mail address stands for it.
+    """
     require_rj_hub(actor, *MANAGE)
-    request = {"u": user_id, "a": home_agency, "l": accreditation_level, "e": accreditation_expires_on}
+    request = {
+        "u": user_id,
+        "a": home_agency,
+        "l": accreditation_level,
+        "e": accreditation_expires_on,
+        "n": display_name,
+    }
     claim = await claim_for(
         db=db, actor=actor, operation="rj.facilitator.register", key=idempotency_key, request=request
     )
@@ -82,9 +109,9 @@ async def register_facilitator(
     facilitator = Facilitator(
         organisation_id=actor.organisation_id,
         user_id=user_id,
-        home_agency=bounded_text(home_agency, "home agency", max_length=120, required=True) or "",
-        accreditation_level=bounded_text(accreditation_level, "accreditation level", max_length=60, required=True)
-        or "",
+        display_name=bounded_text(display_name, "name", max_length=120) or user.email[:120],
+        home_agency=in_vocabulary(HomeAgency, home_agency, "home agency").value,
+        accreditation_level=in_vocabulary(AccreditationLevel, accreditation_level, "accreditation level").value,
         accreditation_expires_on=accreditation_expires_on,
     )
     db.add(facilitator)
@@ -96,7 +123,13 @@ async def register_facilitator(
 
 
 async def renew_accreditation(
-    *, db: AsyncSession, actor: Principal, facilitator_id: int, level: str, expires_on: date, idempotency_key: str
+    *,
+    db: AsyncSession,
+    actor: Principal,
+    facilitator_id: int,
+    level: AccreditationLevel,
+    expires_on: date,
+    idempotency_key: str,
 ) -> Facilitator:
     """The co-ordinator records a facilitator's renewed accreditation level and expiry."""
     require_rj_hub(actor, *MANAGE)
@@ -105,7 +138,7 @@ async def renew_accreditation(
     facilitator = await load_facilitator(db, actor, claim.replayed_result_id or facilitator_id)
     if claim.replayed_result_id is not None:
         return facilitator
-    facilitator.accreditation_level = bounded_text(level, "accreditation level", max_length=60, required=True) or ""
+    facilitator.accreditation_level = in_vocabulary(AccreditationLevel, level, "accreditation level").value
     facilitator.accreditation_expires_on = expires_on
     db.add(facilitator)
     assert facilitator.id is not None
@@ -116,9 +149,31 @@ async def renew_accreditation(
 
 
 async def list_facilitators(*, db: AsyncSession, actor: Principal) -> list[Facilitator]:
-    """The co-ordinator lists the RJ hub's facilitators."""
+    """The co-ordinator lists the RJ hub's facilitators by name."""
     require_rj_hub(actor, *MANAGE)
-    return list((await db.exec(organisation_facilitators(actor).order_by(col(Facilitator.id)))).all())
+    query = organisation_facilitators(actor).order_by(col(Facilitator.display_name), col(Facilitator.id))
+    return list((await db.exec(query)).all())
+
+
+async def list_facilitator_candidates(*, db: AsyncSession, actor: Principal) -> list[FacilitatorCandidate]:
+    """The co-ordinator's choice when registering: active rj-facilitator members of the hub not yet registered."""
+    require_rj_hub(actor, *MANAGE)
+    registered = select(Facilitator.user_id).where(col(Facilitator.organisation_id) == actor.organisation_id)
+    users = await db.exec(
+        select(User)
+        .where(
+            col(User.organisation_id) == actor.organisation_id,
+            col(User.active).is_(True),
+            col(User.id).not_in(registered),
+        )
+        .order_by(col(User.email))
+    )
+    # Roles are a JSON list, filtered here rather than with dialect-specific JSON operators.
+    return [
+        FacilitatorCandidate(user_id=u.id, email=u.email)
+        for u in users.all()
+        if u.id is not None and Role.RJ_FACILITATOR.value in u.roles
+    ]
 
 
 async def accredited_facilitators(

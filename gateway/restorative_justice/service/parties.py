@@ -11,7 +11,7 @@ from gateway.consent.models import ConsentMethod
 from gateway.db import AsyncSession
 from gateway.errors import InvalidTransition, ValidationFailed
 from gateway.kit import bounded_text
-from gateway.restorative_justice.models import Party, PartyRole, RjCase, RjStage
+from gateway.restorative_justice.models import NOTES_MAX_LENGTH, Party, PartyRole, RjCase, RjStage
 from gateway.restorative_justice.service.access import (
     CASEWORK,
     MANAGE,
@@ -58,7 +58,9 @@ async def add_party(
             family_name=bounded_text(party.family_name, "family name", max_length=100, required=True) or "",
             phone=bounded_text(party.phone, "phone", max_length=32),
             email=bounded_text(party.email, "email", max_length=254),
-            safe_contact_notes=bounded_text(party.safe_contact_notes, "safe-contact notes", max_length=200),
+            safe_contact_notes=bounded_text(
+                party.safe_contact_notes, "safe-contact notes", max_length=NOTES_MAX_LENGTH
+            ),
         )
         db.add(row)
         await db.flush()

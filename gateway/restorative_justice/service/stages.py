@@ -38,15 +38,21 @@ from gateway.restorative_justice.service.access import (
 from gateway.restorative_justice.service.rules import (
     cancel_scheduled_conferences,
     consented,
+    from_uk_time,
     move,
     require_cleared_assessment,
+    require_consent,
+    uk_today,
 )
 
 PREPARE = CaseStep("rj.case.prepare", stages=(RjStage.ASSESSMENT, RjStage.PREPARATION))
 INTERVENE = CaseStep("rj.case.intervene", stages=(RjStage.PREPARATION, RjStage.INTERVENTION))
 AGREE = CaseStep("rj.case.agree", stages=(RjStage.INTERVENTION,))
 ACTION_DONE = CaseStep("rj.action.done", stages=(RjStage.OUTCOME_AGREEMENT, RjStage.FOLLOW_UP))
-SCHEDULE_FOLLOW_UP = CaseStep("rj.case.follow-up.schedule", stages=(RjStage.INTERVENTION, RjStage.OUTCOME_AGREEMENT))
+# A follow-up date can be moved until the follow-up is recorded.
+SCHEDULE_FOLLOW_UP = CaseStep(
+    "rj.case.follow-up.schedule", stages=(RjStage.INTERVENTION, RjStage.OUTCOME_AGREEMENT, RjStage.FOLLOW_UP)
+)
 RECORD_FOLLOW_UP = CaseStep("rj.case.follow-up.record", stages=(RjStage.FOLLOW_UP,))
 # Closing checks the stage against the reason given, and a halted case may still close.
 CLOSE = CaseStep("rj.case.close", stages=None, scopes=MANAGE)
@@ -69,12 +75,11 @@ async def record_preparation_meeting(
         party = next((p for p in await case_parties(db, case_id) if p.id == party_id), None)
         if party is None:
             raise NotFound()
-        if not consented(party):
-            raise InvalidTransition("A preparation meeting needs the party's own consent and willingness.")
+        require_consent([party], "a preparation meeting")
         meeting = PreparationMeeting(
             case_id=case_id,
             party_id=party_id,
-            held_at=not_in_future(held_at, "meeting time"),
+            held_at=not_in_future(from_uk_time(held_at), "meeting time"),
             recorded_by=actor.actor_label,
         )
         db.add(meeting)
@@ -86,8 +91,13 @@ async def record_preparation_meeting(
     return await change_case(db, actor, PREPARE, case_id, idempotency_key, request, change=prepare)
 
 
-async def _require_ready_for_intervention(db: AsyncSession, case: RjCase) -> None:
-    """Someone harmed and someone responsible take part, each consenting and each prepared."""
+async def _require_ready_for_intervention(db: AsyncSession, case: RjCase, kind: InterventionKind) -> None:
+    """Who must consent and be prepared depends on how RJ is delivered.
+
+    A direct conference brings everyone together: every person harmed and responsible consents and is prepared.
+    Indirect work (a shuttle message, a letter) passes between those who agreed to it: at least one person harmed
+    and one responsible consent and are prepared; a party who has not consented simply takes no part.
+    """
     assert case.id is not None
     parties = [p for p in await case_parties(db, case.id) if p.role != PartyRole.SUPPORTER.value]
     prepared = set(
@@ -96,11 +106,19 @@ async def _require_ready_for_intervention(db: AsyncSession, case: RjCase) -> Non
     for role in (PartyRole.HARMED, PartyRole.RESPONSIBLE):
         if not any(p.role == role.value for p in parties):
             raise InvalidTransition(f"An intervention needs a {role.value} party.")
-    for party in parties:
-        if not consented(party):
-            raise InvalidTransition("Every person harmed and responsible must consent before the intervention.")
+    if kind is InterventionKind.DIRECT_CONFERENCE:
+        taking_part = parties
+        require_consent(taking_part, "a direct intervention")
+    else:
+        taking_part = [p for p in parties if consented(p)]
+        for role in (PartyRole.HARMED, PartyRole.RESPONSIBLE):
+            if not any(p.role == role.value for p in taking_part):
+                require_consent([p for p in parties if p.role == role.value], "indirect work")
+    for party in taking_part:
         if party.id not in prepared:
-            raise InvalidTransition("Every person harmed and responsible needs a preparation meeting first.")
+            raise InvalidTransition(
+                "Every person harmed and responsible taking part needs a preparation meeting first."
+            )
 
 
 async def record_intervention(
@@ -117,7 +135,7 @@ async def record_intervention(
 
     async def intervene(case: RjCase) -> SubjectIds:
         require_cleared_assessment(case)
-        await _require_ready_for_intervention(db, case)
+        await _require_ready_for_intervention(db, case, kind)
         if kind is InterventionKind.DIRECT_CONFERENCE:
             held = (
                 await db.exec(
@@ -132,7 +150,7 @@ async def record_intervention(
                 raise InvalidTransition("A direct intervention names a conference of this case that was held.")
         elif conference_id is not None:
             raise ValidationFailed("Only a direct conference names a conference.")
-        delivered = not_in_future(delivered_at, "delivery time")
+        delivered = not_in_future(from_uk_time(delivered_at), "delivery time")
         intervention = Intervention(
             case_id=case_id,
             kind=kind.value,
@@ -175,7 +193,10 @@ async def record_outcome_agreement(
             )
         case.agreement_recorded_at = utc_now()
         move(case, RjStage.OUTCOME_AGREEMENT)
-        return {}
+        assert case.id is not None
+        # The intervention is over: conferences still booked are no longer needed and leave the calendars.
+        cancelled = await cancel_scheduled_conferences(db, case.id, "case-moved-on")
+        return {"cancelled_conferences": cancelled} if cancelled else {}
 
     return await change_case(db, actor, AGREE, case_id, idempotency_key, {"a": list(actions)}, change=agree)
 
@@ -213,14 +234,23 @@ async def mark_action_done(*, db: AsyncSession, actor: Principal, action_id: int
 async def schedule_follow_up(
     *, db: AsyncSession, actor: Principal, case_id: int, follow_up_on: date, idempotency_key: str
 ) -> RjCase:
-    """Follow-up is scheduled after the intervention (and its agreement, if one was made), on a date not past."""
+    """Follow-up is scheduled after the intervention (and its agreement, if one was made), on a UK date not past.
+
+    Until the follow-up is recorded its date can be changed the same way.
+    """
 
     async def schedule(case: RjCase) -> SubjectIds:
-        if follow_up_on < utc_now().date():
+        if case.follow_up_at is not None:
+            raise InvalidTransition("The follow-up is already recorded.")
+        if follow_up_on < uk_today():
             raise ValidationFailed("The follow-up date cannot be in the past.")
+        previous = case.follow_up_due_on
         case.follow_up_due_on = follow_up_on
         move(case, RjStage.FOLLOW_UP)
-        return {}
+        assert case.id is not None
+        cancelled = await cancel_scheduled_conferences(db, case.id, "case-moved-on")
+        changed: SubjectIds = {"previous_date": previous.isoformat()} if previous is not None else {}
+        return {**changed, "cancelled_conferences": cancelled} if cancelled else changed
 
     request = {"on": follow_up_on}
     return await change_case(db, actor, SCHEDULE_FOLLOW_UP, case_id, idempotency_key, request, change=schedule)
@@ -229,13 +259,11 @@ async def schedule_follow_up(
 async def record_follow_up(
     *, db: AsyncSession, actor: Principal, case_id: int, harmed_satisfaction: Satisfaction, idempotency_key: str
 ) -> RjCase:
-    """The follow-up is recorded once, on or after its scheduled date, with the person harmed's satisfaction."""
+    """The follow-up is recorded once, with the person harmed's satisfaction, whenever it happens (even early)."""
 
     async def follow_up(case: RjCase) -> SubjectIds:
         if case.follow_up_at is not None:
             raise InvalidTransition("The follow-up is already recorded.")
-        if case.follow_up_due_on is not None and utc_now().date() < case.follow_up_due_on:
-            raise InvalidTransition("The follow-up is recorded on or after its scheduled date.")
         case.follow_up_at = utc_now()
         case.harmed_satisfaction = harmed_satisfaction.value
         case.updated_at = utc_now()

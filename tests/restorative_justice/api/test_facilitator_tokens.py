@@ -15,7 +15,7 @@ from gateway.clock import utc_now
 from gateway.db import create_engine, create_session_factory
 from gateway.organisations.models import Organisation
 from gateway.restorative_justice import service as rj
-from gateway.restorative_justice.models import CaseSource
+from gateway.restorative_justice.models import AccreditationLevel, CaseSource, HomeAgency
 from providers.profile import CrimeCategory
 from tests.support.api import ApiWorld, key
 from tests.support.auth import REDIRECT_URI, authorize_params, pkce_pair, sign_in
@@ -53,8 +53,8 @@ async def _world(world: ApiWorld) -> tuple[str, str, str]:
                     db=db,
                     actor=coordinator,
                     user_id=user.id or 0,
-                    home_agency="Probation Service",
-                    accreditation_level="accredited practitioner",
+                    home_agency=HomeAgency.PROBATION_SERVICE,
+                    accreditation_level=AccreditationLevel.ACCREDITED_PRACTITIONER,
                     accreditation_expires_on=utc_now().date() + timedelta(days=365),
                     idempotency_key=key(),
                 )

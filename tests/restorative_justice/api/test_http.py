@@ -24,7 +24,7 @@ from gateway.consent.models import ConsentMethod
 from gateway.db import create_engine, create_session_factory
 from gateway.organisations.models import Organisation
 from gateway.restorative_justice import service as rj
-from gateway.restorative_justice.models import CaseSource, PartyRole
+from gateway.restorative_justice.models import AccreditationLevel, CaseSource, HomeAgency, PartyRole, RiskLevel
 from providers.profile import CrimeCategory
 from tests.support.api import ApiWorld, Gateway, key, sent_task
 
@@ -125,8 +125,8 @@ async def _feed_world(world: ApiWorld) -> tuple[str, str, str]:
                 db=db,
                 actor=manager,
                 user_id=user.id,
-                home_agency="Youth Offending Service",
-                accreditation_level="Practitioner",
+                home_agency=HomeAgency.YOUTH_JUSTICE_SERVICE,
+                accreditation_level=AccreditationLevel.PRACTITIONER,
                 accreditation_expires_on=utc_now().date() + timedelta(days=365),
                 idempotency_key=key(),
             )
@@ -177,7 +177,12 @@ async def _feed_world(world: ApiWorld) -> tuple[str, str, str]:
                 db=db, actor=coordinator, case_id=case.id, contacted_at=utc_now(), idempotency_key=key()
             )
             await rj.record_assessment(
-                db=db, actor=coordinator, case_id=case.id, suitable=True, risk_level="low", idempotency_key=key()
+                db=db,
+                actor=coordinator,
+                case_id=case.id,
+                suitable=True,
+                risk_level=RiskLevel.LOW,
+                idempotency_key=key(),
             )
             for party_id in party_ids:
                 await rj.record_preparation_meeting(
