@@ -52,6 +52,7 @@ STAFF: dict[str, StaffMember] = {
     # A second RJ co-ordinator: a sensitive case's assessment is approved by someone who did not record it.
     "rj-supervisor": _staff("rj-supervisor", "rj-hub", "rj-coordinator"),
     "facilitator": _staff("facilitator", "rj-hub", "rj-facilitator"),
+    "officer": _staff("data-protection-officer", "hub", "data-protection-officer"),
 }
 
 
