@@ -8,6 +8,7 @@ levels took four times as long.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 
 import httpx
@@ -154,3 +155,29 @@ def test_graphql_core_s_rules_stop_at_the_deadline_too(schema: Schema) -> None:
     )
     with pytest.raises(BudgetExceeded):
         validate_by(specified_rules, schema._schema, document, deadline=time.monotonic() - 1, hide_suggestions=True)
+
+
+def test_a_garbage_collection_during_validation_does_not_count_against_the_document(schema: Schema) -> None:
+    """The budget bounds the work of checking the document; a collection of the whole heap that the checking's
+    allocations would trigger waits until it ends (one took over 2 s in the test suite's process and refused an
+    ordinary query)."""
+    checks = DocumentChecks(extra_rules=[], hide_suggestions=True, budget_seconds=0.5)
+    collections: list[str] = []
+
+    def slow_collection(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(phase)
+            time.sleep(0.6)  # longer than the whole budget
+
+    context = _context(schema, "{ providers { slug name firstContactTargetHours } }")
+    threshold = gc.get_threshold()
+    gc.callbacks.append(slow_collection)
+    gc.set_threshold(1)  # a collection at almost every allocation, as if the heap were due one
+    try:
+        errors = checks.errors(context)
+    finally:
+        gc.set_threshold(*threshold)
+        gc.callbacks.remove(slow_collection)
+
+    assert errors == []
+    assert collections == []  # none ran while the document was being checked
