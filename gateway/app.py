@@ -12,16 +12,19 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Route
 
+from gateway.audit.sealer import background_sealer
 from gateway.auth.backend import BearerTokenBackend, invalid_token_response
 from gateway.auth.http import AuthorizationEndpoints
 from gateway.auth.server import GatewayAuthorizationServer
 from gateway.auth.tokens import TokenVerifier
-from gateway.db import create_engine, create_session_factory
+from gateway.db import create_engine, create_session_factory, is_sqlite
+from gateway.graphql.compiled import CompiledReads
 from gateway.graphql.view import GatewayGraphQL
 from gateway.health import healthz, http_error, readyz, server_error
 from gateway.logs import configure_logging
 from gateway.middleware import BodySizeLimitMiddleware, RequestBodyTimeoutMiddleware, RequestContextMiddleware
 from gateway.notifications.dispatcher import background_dispatcher
+from gateway.referrals.compiled_inbox import compile_inbox
 from gateway.referrals.http import SCHEMA_PATH, SelfReferralEndpoint, serve_self_referral_schema
 from gateway.restorative_justice.http import FEED_PATH, CalendarFeedEndpoint
 from gateway.schema import build_schema
@@ -53,19 +56,32 @@ def create_app(settings: Settings) -> Starlette:
     # People sign in on the authorisation server's page, shown in the portal's design.
     oauth.login_renderer = portal.login_page
     oauth.login_policy = SIGN_IN_POLICY
+    schema = build_schema(production=not settings.is_development, fast_execution=settings.fast_execution)
+    compiled = (
+        CompiledReads(schema._schema, [compile_inbox], database_url=settings.database_url)
+        if settings.compiled_reads and not is_sqlite(settings.database_url)
+        else None
+    )
+    # With compiled reads, /graphql reads the token's state itself: in the compiled statement, or before resolving.
+    tokens = BearerTokenBackend(
+        verifier, session_factory, deferred_paths=frozenset({"/graphql"}) if compiled is not None else frozenset()
+    )
     graphql = GatewayGraphQL(
-        build_schema(production=not settings.is_development, fast_execution=settings.fast_execution),
-        settings=settings,
-        session_factory=session_factory,
+        schema, settings=settings, session_factory=session_factory, tokens=tokens, compiled=compiled
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Registered documents parsed and validated once, before the first request (gateway/graphql/trusted.py).
+        await graphql.trusted.start()
         try:
-            # The notifications dispatcher runs in the server unless GATEWAY_DISPATCH_IN_SERVE is off.
-            async with background_dispatcher(settings, engine):
+            # The notifications dispatcher runs in the server unless GATEWAY_DISPATCH_IN_SERVE is off, and the audit
+            # sealer (PostgreSQL) unless GATEWAY_SEAL_AUDIT_IN_SERVE is off.
+            async with background_dispatcher(settings, engine), background_sealer(settings, engine):
                 yield
         finally:
+            if compiled is not None:
+                await compiled.close()
             await engine.dispose()
 
     app = Starlette(
@@ -85,7 +101,7 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(
                 AuthenticationMiddleware,
-                backend=BearerTokenBackend(verifier, session_factory),
+                backend=tokens,
                 on_error=invalid_token_response,
             ),
         ],
@@ -97,4 +113,5 @@ def create_app(settings: Settings) -> Starlette:
     app.state.engine = engine
     app.state.session_factory = session_factory
     app.state.token_verifier = verifier
+    app.state.compiled_reads = compiled
     return app

@@ -14,6 +14,7 @@ from gateway.auth.cli import clients, keys, users
 from gateway.console import command_settings, run_with_settings
 from gateway.data_protection.cli import retention, subject_access
 from gateway.db import create_engine
+from gateway.documents_cli import documents
 from gateway.monitoring.cli import report
 from gateway.notifications.cli import notifications
 from gateway.notifications.dispatcher import run_until_signalled
@@ -134,5 +135,5 @@ def dispatch() -> None:
     run_with_settings(run_until_signalled)
 
 
-for group in (clients, users, keys, audit, report, notifications, retention, subject_access):
+for group in (clients, users, keys, audit, report, notifications, retention, subject_access, documents):
     main.add_command(group)

@@ -19,6 +19,8 @@ TABLE_MODULES = (
     "gateway.throttles.models",
     "gateway.notifications.models",
     "gateway.data_protection.models",
+    "gateway.monitoring.models",
+    "gateway.graphql.trusted_models",
 )
 
 

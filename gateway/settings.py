@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     self_referral_challenge_bits: int = Field(default=18, ge=1, le=32)
     # The direct path for plain fields (gateway/graphql/execution.py); off runs graphql-core's own executor.
     fast_execution: bool = True
+    # Trusted documents (gateway/graphql/trusted.py): when on, /graphql runs only documents registered with
+    # `gateway documents register` (production should turn it on); revocations reach each server within the refresh.
+    trusted_documents_only: bool = False
+    trusted_documents_refresh_seconds: float = Field(default=1.0, ge=0, le=300)
+    # Compiled reads on PostgreSQL (gateway/graphql/compiled/): the inbox answered by one statement that checks the
+    # token, audits and builds the JSON; off, every request takes the resolver path. SQLite always takes that path.
+    compiled_reads: bool = True
     # Notifications (gateway/notifications/dispatcher.py): e-mail goes out over SMTP when smtp_host is set (off when
     # empty); STARTTLS is asked for unless turned off. The dispatcher runs inside `gateway serve` unless
     # dispatch_in_serve is off (then run `gateway dispatch`); it keeps at most dispatch_concurrency deliveries in
@@ -81,6 +88,10 @@ class Settings(BaseSettings):
     # How often each dispatcher sweeps for tasks overdue to accept or for first contact (escalated once each).
     dispatch_sweep_seconds: float = Field(default=60.0, gt=0, le=3600)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
+    # The audit sealer (gateway/audit/sealer.py) runs inside `gateway serve` on PostgreSQL unless seal_audit_in_serve
+    # is off (then run `gateway audit seal` often); when it finds less than a full batch it pauses this long.
+    seal_audit_in_serve: bool = True
+    seal_audit_interval_seconds: float = Field(default=0.2, gt=0, le=60)
 
     # Webhook destinations an operator vouches for (gateway/notifications/registration.py): networks, comma-separated,
     # exempt from the refusal of private, loopback, link-local and metadata addresses (an internal receiver, say).

@@ -10,5 +10,8 @@ import os
 # about something else and count its statements, audit rows or timings, so the dispatcher is off unless a test
 # turns it on (tests/notifications/test_webhook_delivery.py does); subprocesses inherit this.
 os.environ.setdefault("GATEWAY_DISPATCH_IN_SERVE", "false")
+# Likewise the audit sealer: tests that need rows sealed on PostgreSQL run a pass themselves
+# (gateway.audit.sealer.seal_until_done); tests/audit/test_sealing.py runs it in serve.
+os.environ.setdefault("GATEWAY_SEAL_AUDIT_IN_SERVE", "false")
 
 pytest_plugins = ("tests.support.databases", "tests.support.domain")

@@ -35,12 +35,43 @@ class AuthenticatedCaller(BaseUser):
         return self.principal.actor_label
 
 
-class BearerTokenBackend(AuthenticationBackend):
-    """No Authorization header: anonymous. A bearer token: valid and still honoured, or 401."""
+class DeferredCaller(BaseUser):
+    """A bearer token whose signature, expiry and audience are verified, but whose state (revoked; client, user and
+    organisation active) is not read yet: the endpoint reads it, in its own statement or through `confirm`.
 
-    def __init__(self, verifier: TokenVerifier, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    Anonymous to everything that does not know it (principal_of gives None), so an endpoint that forgets to confirm
+    the token refuses the caller rather than trusting it.
+    """
+
+    def __init__(self, claims: dict[str, object]) -> None:
+        self.claims = claims
+
+    @property
+    def is_authenticated(self) -> bool:
+        return False
+
+    @property
+    def display_name(self) -> str:
+        return ""
+
+
+class BearerTokenBackend(AuthenticationBackend):
+    """No Authorization header: anonymous. A bearer token: valid and still honoured, or 401.
+
+    For the paths in `deferred_paths` the token's state is left to the endpoint (DeferredCaller): /graphql reads it
+    in the same statement as a compiled read, so a request is one round trip to the database.
+    """
+
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        deferred_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.verifier = verifier
         self.session_factory = session_factory
+        self.deferred_paths = deferred_paths
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         if "access_token" in conn.query_params:
@@ -57,6 +88,13 @@ class BearerTokenBackend(AuthenticationBackend):
         except InvalidToken as reason:
             log.info("bearer token refused", extra={"reason": str(reason)})
             raise AuthenticationError("invalid token") from reason
+        if conn.url.path in self.deferred_paths:
+            return AuthCredentials([]), DeferredCaller(claims)
+        principal = await self.confirm(claims)
+        return AuthCredentials([s.value for s in principal.scopes]), AuthenticatedCaller(principal)
+
+    async def confirm(self, claims: dict[str, object]) -> Principal:
+        """The caller of verified claims, once the token's state says it is still honoured; else AuthenticationError."""
         # Revocation, a disabled client or a deactivated user take effect on the very next request.
         async with self.session_factory() as db:
             state = await service.token_state(db=db, jti=str(claims["jti"]))
@@ -64,8 +102,7 @@ class BearerTokenBackend(AuthenticationBackend):
             raise AuthenticationError("token revoked")
         if state.user_active is False:
             raise AuthenticationError("user deactivated")
-        principal = service.principal_from(claims=claims, state=state)
-        return AuthCredentials([s.value for s in principal.scopes]), AuthenticatedCaller(principal)
+        return service.principal_from(claims=claims, state=state)
 
 
 def invalid_token_response(conn: HTTPConnection, error: Exception) -> Response:

@@ -48,9 +48,8 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.PROVIDER_MANAGER: frozenset({Scope.TASKS_READ, Scope.TASKS_WRITE, Scope.OUTCOMES_WRITE}),
     Role.RJ_COORDINATOR: frozenset({Scope.TASKS_READ, Scope.TASKS_WRITE, Scope.OUTCOMES_WRITE, Scope.RJ_MANAGE}),
     Role.RJ_FACILITATOR: frozenset({Scope.RJ_FACILITATE}),
-    Role.COMMISSIONER_ANALYST: frozenset({Scope.MONITORING_READ, Scope.GRANTS_WRITE}),
-    # The Commissioner's office's grant manager reads the figures and records grants; the analyst keeps
-    # grants:write until the grant tests and the demo data move to this role (issue 18 wants it read-only).
+    # The Commissioner's office: the analyst reads the figures; the grant manager reads them and records grants.
+    Role.COMMISSIONER_ANALYST: frozenset({Scope.MONITORING_READ}),
     Role.GRANT_MANAGER: frozenset({Scope.MONITORING_READ, Scope.GRANTS_WRITE}),
     Role.ADMINISTRATOR: frozenset({Scope.ADMIN, Scope.AUDIT_READ, Scope.GRANTS_WRITE}),
     Role.DATA_PROTECTION_OFFICER: frozenset({Scope.DATA_PROTECTION, Scope.AUDIT_READ}),

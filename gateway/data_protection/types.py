@@ -21,7 +21,9 @@ def _id(value: int | None) -> strawberry.ID | None:
 @strawberry.type(description="One row of the s.62 log: who did what to whose data, when and why; never the data.")
 class AuditTrailEntry:
     id: strawberry.ID
-    sequence: int
+    sequence: int | None = strawberry.field(
+        description="The row's place in the hash chain; null for a row written moments ago and not yet sealed."
+    )
     occurred_at: datetime
     category: AuditCategory
     action: str

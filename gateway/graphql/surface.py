@@ -12,14 +12,15 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache, SchemaExtension
+from strawberry.extensions import MaskErrors, MaxTokensLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from gateway.graphql.bounds import bound_arguments
 from gateway.graphql.execution import GatewayExecutionContext
 from gateway.graphql.messages import INTERNAL, public_error, submitted_values
-from gateway.graphql.validation import DocumentChecks, SurfaceValidation
+from gateway.graphql.trusted import TrustedParserCache, TrustedSurfaceValidation
+from gateway.graphql.validation import DocumentChecks
 
 log = logging.getLogger("gateway.graphql")
 MAX_TOKENS = 1000
@@ -48,8 +49,9 @@ def _extensions(*, production: bool) -> list[Callable[[], SchemaExtension]]:
     )
     return [
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
-        partial(ParserCache, maxsize=512),
-        partial(SurfaceValidation, checks),
+        # A trusted document's request takes the document parsed and validated at load (gateway/graphql/trusted.py).
+        partial(TrustedParserCache, maxsize=512),
+        partial(TrustedSurfaceValidation, checks),
         partial(MaskUnexpectedErrors, should_mask_error=is_unexpected, error_message=UNEXPECTED_ERROR_MESSAGE),
     ]
 

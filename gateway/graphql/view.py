@@ -7,24 +7,35 @@ and `X-Content-Type-Options: nosniff`: answers hold victims' details, which no c
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from starlette.authentication import AuthCredentials, AuthenticationError
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.base import BaseSchema
 from strawberry.types import ExecutionResult
 
-from gateway.auth.backend import principal_of
+from gateway.auth.backend import (
+    AuthenticatedCaller,
+    BearerTokenBackend,
+    DeferredCaller,
+    invalid_token_response,
+    principal_of,
+)
+from gateway.auth.principal import Principal
 from gateway.db import AsyncSession
+from gateway.graphql.compiled import CompiledReads
 from gateway.graphql.context import Context
 from gateway.graphql.session import RequestSession
-from gateway.graphql.surface import UNEXPECTED_ERROR_MESSAGE
+from gateway.graphql.surface import MAX_TOKENS, UNEXPECTED_ERROR_MESSAGE
+from gateway.graphql.trusted import DocumentRefused, GatewayRequestAdapter, TrustedDocuments, read_operation
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway.graphql")
@@ -33,8 +44,16 @@ _REFUSAL_CODES = {400: "bad-request", 404: "not-found", 405: "method-not-allowed
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
+    request_adapter_class = GatewayRequestAdapter
+
     def __init__(
-        self, schema: BaseSchema, *, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+        self,
+        schema: BaseSchema,
+        *,
+        settings: Settings,
+        session_factory: async_sessionmaker[AsyncSession],
+        tokens: BearerTokenBackend | None = None,
+        compiled: CompiledReads | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -44,6 +63,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
         self.settings = settings
         self.session_factory = session_factory
+        self.tokens = tokens
+        self.compiled = compiled
+        self.trusted = TrustedDocuments.for_app(schema, settings, session_factory, max_tokens=MAX_TOKENS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,22 +75,82 @@ class GatewayGraphQL(GraphQL[Context, None]):
         if refusal is not None:
             await refusal(scope, receive, send)
             return
+        request = Request(scope, receive)
+        caller = scope.get("user")
+        if isinstance(caller, DeferredCaller):
+            # The token is verified but its state is not read yet: a compiled read reads it in its own statement;
+            # anything else reads it here first, exactly as the middleware does for every other path.
+            answered = await self._answer_compiled(request, caller)
+            if answered is not None:
+                await answered(scope, receive, send)
+                return
+            try:
+                principal = await self._confirm(caller)
+            except AuthenticationError as refused:
+                await invalid_token_response(request, refused)(scope, receive, send)
+                return
+            scope["auth"] = AuthCredentials([s.value for s in principal.scopes])
+            scope["user"] = AuthenticatedCaller(principal)
         # One session per request, closed however the request ends, and only once no resolver's work is running.
         async with self.session_factory() as db:
             session = scope.setdefault("state", {})["session"] = RequestSession(db)
             try:
-                response = await self._answer(Request(scope, receive))
+                response = await self._answer(request)
                 await response(scope, receive, send)
             finally:
                 await session.finish()
 
+    async def _answer_compiled(self, request: Request, caller: DeferredCaller) -> Response | None:
+        """The compiled statement's answer (or its refusal of the token), or None for the resolver path."""
+        if self.compiled is None:
+            return None
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return None  # Strawberry words the refusal
+        body = await self._trusted_compiled_body(body, caller)
+        if not isinstance(body, dict):
+            return body  # None (not an object: Strawberry words the refusal) or a trusted-document refusal
+        answer = await self.compiled.answer(body, caller.claims)
+        if answer.token_refused:
+            return invalid_token_response(request, AuthenticationError("token revoked"))
+        if answer.body is None:
+            return None
+        return Response(answer.body, media_type="application/json")
+
+    async def _trusted_compiled_body(self, body: object, caller: DeferredCaller) -> dict[str, Any] | Response | None:
+        # The compiled path reads the body before Strawberry does, so the trusted-document rules apply here first:
+        # a `documentId` becomes its document's text, and the trusted-only setting refuses any other query.
+        if not isinstance(body, dict):
+            return None
+        client_id = caller.claims.get("client_id")
+        try:
+            return await self.trusted.compiled_body(body, client_id=client_id if isinstance(client_id, str) else None)
+        except DocumentRefused as refused:
+            return refused.response()
+
+    async def _confirm(self, caller: DeferredCaller) -> Principal:
+        if self.tokens is None:
+            raise AuthenticationError("no token state to check")
+        return await self.tokens.confirm(caller.claims)
+
     async def _answer(self, request: Request) -> Response:
         try:
             return await self.run(request)
+        except DocumentRefused as refused:
+            return refused.response()
         except HTTPException as refused:
             # Strawberry answers these in plain text; callers get the JSON shape every other refusal has.
             code = _REFUSAL_CODES.get(refused.status_code, "bad-request")
             return JSONResponse({"error": code, "message": refused.reason}, refused.status_code)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        # Trusted documents (gateway/graphql/trusted.py): `documentId` or an APQ hash instead of `query`, the
+        # trusted-only setting checked before any parsing, and a trusted document's request spared parsing it again.
+        assert isinstance(request, GatewayRequestAdapter)
+        principal = principal_of(request.request)
+        body = self.parse_json(await request.get_body())
+        return await read_operation(self.trusted, request, body, client_id=principal.client_id if principal else None)
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson's decode error is a json.JSONDecodeError, so a malformed body is still Strawberry's 400.

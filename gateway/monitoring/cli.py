@@ -13,6 +13,7 @@ from gateway.console import run_with_settings, with_session
 from gateway.db import AsyncSession
 from gateway.errors import DomainError
 from gateway.monitoring.export import render_csv, render_monitoring_csv, render_monitoring_xlsx, render_xlsx
+from gateway.monitoring.rollup import rebuild_rollup
 from gateway.monitoring.service import QuarterlyReturn, monitoring_report, quarterly_return
 from gateway.monitoring.service.figures import MonitoringReport
 from gateway.organisations.models import Organisation
@@ -104,3 +105,19 @@ def monitoring(first_period: str, last_period: str, output_format: str, output: 
         _write(render_monitoring_csv(found), None, output)
     else:
         _write(None, render_monitoring_xlsx(found), output)
+
+
+async def rebuild(settings: Settings) -> int:
+    async def work(db: AsyncSession) -> int:
+        tasks = await rebuild_rollup(db=db)
+        await db.commit()
+        return tasks
+
+    return await with_session(settings, work)
+
+
+@report.command("rebuild-rollup")
+def rebuild_rollup_command() -> None:
+    """Recompute the delivery rollup from every task, in one transaction (after upgrading, or to repair it)."""
+    tasks = run_with_settings(rebuild)
+    click.echo(f"The delivery rollup was rebuilt from {tasks} tasks.")

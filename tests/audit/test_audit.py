@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import col, select
 
 from gateway.audit.models import AuditEntry
+from gateway.audit.sealer import seal_until_done
 from gateway.audit.service import verify_chain
 from gateway.consent.models import Consent
 from gateway.consent.service import load_consents_for_victims
@@ -27,6 +28,7 @@ from gateway.referrals.service import (
     withdraw_consent,
 )
 from gateway.victims.service import get_victim, read_audit_trail_for_victim
+from tests.audit.sealing import sealing_engine
 from tests.support.domain import VICTIM_FAMILY_NAME, VICTIM_GIVEN_NAME, World, key, make_referral
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -47,6 +49,7 @@ async def _scenario(db: AsyncSession, world: World) -> ReferralTask:
     await withdraw_consent(db=db, actor=world.coordinator, consent_id=consent.id or 0, idempotency_key=key())
     await get_victim_view_for_task(db=db, actor=cpn, task_id=task.id)  # redacted: nothing disclosed, nothing logged
     await db.commit()
+    await seal_until_done(sealing_engine(db))  # PostgreSQL seals off the request path; SQLite's rows went in sealed
     return task
 
 
@@ -137,9 +140,11 @@ async def test_gateway_audit_verify_passes_then_names_the_tampered_row(
 
     # When the command checks it, it passes
     intact = _gateway_audit_verify(database_url)
-    assert (intact.returncode, intact.stdout.strip()) == (0, f"OK: {len(rows)} audit rows, hash chain intact"), (
-        intact.stderr
-    )
+    assert (intact.returncode, intact.stdout.splitlines()[0]) == (
+        0,
+        f"OK: {len(rows)} audit rows, hash chain intact",
+    ), intact.stderr
+    assert intact.stdout.splitlines()[1].startswith(f"sealed: {len(rows)}; unsealed: 0 (oldest none); ")
 
     # When one row is tampered with, the command fails naming it
     target = rows[5].id

@@ -15,7 +15,7 @@ from gateway.errors import Conflict, Forbidden, ValidationFailed
 from gateway.grants.models import FundingSource, GrantTarget, TargetMeasure
 from gateway.grants.service import GrantInput, GrantTargetInput, create_grant, list_grants, update_grant
 from gateway.monitoring.service import Rag, monitoring_report
-from tests.support.casework import YEAR_START, Clock, commissioner, supported_case
+from tests.support.casework import YEAR_START, Clock, commissioner, grant_manager, supported_case
 from tests.support.domain import World, key
 
 GRANT = GrantInput(
@@ -34,12 +34,12 @@ GRANT = GrantInput(
 )
 
 
-async def test_the_commissioner_records_and_updates_a_grant_and_both_are_audited(
+async def test_the_grant_manager_records_and_updates_a_grant_and_both_are_audited(
     db: AsyncSession, world: World
 ) -> None:
-    # Given the Commissioner's analyst records a grant
-    analyst = commissioner(world)
-    grant = await create_grant(db=db, actor=analyst, grant=GRANT, idempotency_key=key())
+    # Given the Commissioner's grant manager records a grant
+    manager, analyst = grant_manager(world), commissioner(world)
+    grant = await create_grant(db=db, actor=manager, grant=GRANT, idempotency_key=key())
     await db.commit()
     grant_id = grant.id
     assert grant_id is not None and (grant.version, grant.amount_pence, grant.funding_source) == (
@@ -53,13 +53,13 @@ async def test_the_commissioner_records_and_updates_a_grant_and_both_are_audited
         GRANT, amount_pence=450_000, targets=(GrantTargetInput(TargetMeasure.FEELING_SAFER_IMPROVED_SHARE, 50),)
     )
     updated = await update_grant(
-        db=db, actor=analyst, grant_id=grant_id, expected_version=1, grant=changed, idempotency_key=key()
+        db=db, actor=manager, grant_id=grant_id, expected_version=1, grant=changed, idempotency_key=key()
     )
     await db.commit()
     seen = (updated.version, updated.amount_pence)
     with pytest.raises(Conflict):
         await update_grant(
-            db=db, actor=analyst, grant_id=grant_id, expected_version=1, grant=GRANT, idempotency_key=key()
+            db=db, actor=manager, grant_id=grant_id, expected_version=1, grant=GRANT, idempotency_key=key()
         )
     await db.rollback()
 
@@ -69,11 +69,40 @@ async def test_the_commissioner_records_and_updates_a_grant_and_both_are_audited
     assert [(t.measure, t.value) for t in targets] == [("feeling-safer-improved-share", 50.0)]
     actions = (await db.exec(select(AuditEntry.action).where(col(AuditEntry.action).like("grant.%")))).all()
     assert list(actions) == ["grant.create", "grant.update"]
+    # And the analyst reads them
     assert [g.reference for g in await list_grants(db=db, actor=analyst, financial_year=2025)] == [GRANT.reference]
     assert await list_grants(db=db, actor=analyst, financial_year=2026) == []
 
 
-async def test_only_the_commissioner_or_an_administrator_records_grants(db: AsyncSession, world: World) -> None:
+async def test_the_analyst_reads_grants_and_may_not_record_or_change_one(db: AsyncSession, world: World) -> None:
+    # Given a grant the grant manager recorded
+    grant = await create_grant(db=db, actor=grant_manager(world), grant=GRANT, idempotency_key=key())
+    await db.commit()
+    assert grant.id is not None
+    analyst = commissioner(world)
+    assert Scope.GRANTS_WRITE not in analyst.scopes
+
+    # When the analyst tries to record another, or to change this one, each is refused
+    with pytest.raises(Forbidden):
+        await create_grant(db=db, actor=analyst, grant=replace(GRANT, reference="OPCC-OTHER"), idempotency_key=key())
+    await db.rollback()
+    with pytest.raises(Forbidden):
+        await update_grant(
+            db=db,
+            actor=analyst,
+            grant_id=grant.id,
+            expected_version=1,
+            grant=replace(GRANT, amount_pence=1),
+            idempotency_key=key(),
+        )
+    await db.rollback()
+
+    # Then nothing changed, and the analyst still reads the grant
+    [listed] = await list_grants(db=db, actor=analyst)
+    assert (listed.reference, listed.amount_pence, listed.version) == (GRANT.reference, 400_000, 1)
+
+
+async def test_only_the_grant_manager_or_an_administrator_records_grants(db: AsyncSession, world: World) -> None:
     caseworker = world.caseworker("cpn")
     provider_with_scope = replace(caseworker, scopes=frozenset({*caseworker.scopes, Scope.GRANTS_WRITE}))
     administrator = world.person("hub", Role.ADMINISTRATOR, user_id=99)
@@ -103,7 +132,7 @@ async def test_an_invalid_grant_is_refused_with_the_reason(
     db: AsyncSession, world: World, change: dict[str, object], message: str
 ) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        await create_grant(db=db, actor=commissioner(world), grant=replace(GRANT, **change), idempotency_key=key())  # type: ignore[arg-type]
+        await create_grant(db=db, actor=grant_manager(world), grant=replace(GRANT, **change), idempotency_key=key())  # type: ignore[arg-type]
 
     assert message in refused.value.message
 
@@ -112,7 +141,7 @@ async def test_targets_are_measured_against_actuals_with_red_amber_green_and_cos
     db: AsyncSession, world: World, clock: Clock
 ) -> None:
     # Given a 4,000-pound grant for 2025/26 and five CPN cases supported in 2025-Q1, all improved
-    await create_grant(db=db, actor=commissioner(world), grant=GRANT, idempotency_key=key())
+    await create_grant(db=db, actor=grant_manager(world), grant=GRANT, idempotency_key=key())
     for index in range(5):
         await supported_case(
             db,

@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import col, select
 
 from gateway.audit.models import AuditEntry
+from gateway.audit.service import TRAIL_ORDER
 from gateway.clock import utc_now
 from gateway.db import AsyncSession
 from gateway.errors import NotFound, OutcomeRequired, ValidationFailed
@@ -120,9 +121,7 @@ async def test_completing_with_an_outcome_records_it_audits_it_and_closes_the_ta
     assert record.id is not None
     assert await provider_measures_of(db=db, outcome_id=record.id) == {"pathway-into-primary-care": "improved"}
     assert await count(db, OutcomeRecord) == 1
-    actions = (
-        await db.exec(select(AuditEntry.action).order_by(col(AuditEntry.sequence)).offset(audit_rows_before))
-    ).all()
+    actions = (await db.exec(select(AuditEntry.action).order_by(*TRAIL_ORDER).offset(audit_rows_before))).all()
     assert list(actions) == ["task.complete", "outcome.record"]
 
 

@@ -38,7 +38,7 @@ from gateway.referrals.service import (
 from gateway.restorative_justice import service as rj
 from gateway.restorative_justice.models import RiskLevel
 from tests.restorative_justice.conftest import RjWorld, new_case, rjw
-from tests.support.casework import Clock, clock, commissioner, sent_task
+from tests.support.casework import Clock, clock, grant_manager, sent_task
 from tests.support.domain import World, consent_for, count, key, make_referral, make_sent_task
 
 __all__ = ["clock", "rjw"]
@@ -215,7 +215,7 @@ async def _consent_then_withdrawn(db: AsyncSession, world: World, repeat: str) -
 
 
 async def _grant_then_updated_again(db: AsyncSession, world: World, repeat: str) -> tuple[object, object]:
-    actor: Principal = commissioner(world)
+    actor: Principal = grant_manager(world)
     grant = GrantInput(
         provider_slug="cpn",
         reference="OPCC-REPLAY-1",

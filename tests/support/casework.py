@@ -71,7 +71,13 @@ async def world(db: AsyncSession) -> World:
 
 
 def commissioner(world: World) -> Principal:
+    """The Commissioner's analyst: reads the figures and the grants."""
     return world.person("opcc", Role.COMMISSIONER_ANALYST, user_id=90)
+
+
+def grant_manager(world: World) -> Principal:
+    """The Commissioner's grant manager: reads the figures, records and edits grants."""
+    return world.person("opcc", Role.GRANT_MANAGER, user_id=91)
 
 
 async def sent_task(

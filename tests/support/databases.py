@@ -184,6 +184,9 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
     try:
         yield application
     finally:
+        # httpx's ASGI transport runs no lifespan: close what it would have closed.
+        if application.state.compiled_reads is not None:
+            await application.state.compiled_reads.close()
         await application.state.engine.dispose()
 
 

@@ -48,6 +48,8 @@ STAFF: dict[str, StaffMember] = {
     "rape-crisis": _staff("rape-crisis-caseworker", "rape-crisis", "provider-caseworker"),
     "road-victims-trust": _staff("road-victims-trust-caseworker", "road-victims-trust", "provider-caseworker"),
     "commissioner": _staff("analyst", "opcc", "commissioner-analyst"),
+    # The Commissioner's office's grant manager: the analyst reads, this role records and edits grants.
+    "grants": _staff("grants", "opcc", "grant-manager"),
     "rj-coordinator": _staff("rj-coordinator", "rj-hub", "rj-coordinator"),
     # A second RJ co-ordinator: a sensitive case's assessment is approved by someone who did not record it.
     "rj-supervisor": _staff("rj-supervisor", "rj-hub", "rj-coordinator"),

@@ -86,8 +86,15 @@ def test_an_analyst_reads_the_year_and_its_trends_opens_a_provider_and_downloads
     csv_text = (tmp_path / "quarterly-return-2025-Q1.csv").read_text()
     assert "[c]" in csv_text and csv_text.splitlines()[0].startswith("period,provider")
 
-    # The grants, and the form to record one, error state included
+    # The grants, which the analyst reads but may not record
     page.get_by_role("link", name="Grants", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Grants and targets")
+    axe(page)
+    expect(page.get_by_role("button", name="Record a grant")).to_have_count(0)
+
+    # The grant manager's form to record one, error state included
+    page = pages("grants")
+    page.goto("/portal/commissioner/grants")
     expect(page.get_by_role("heading", level=1)).to_have_text("Grants and targets")
     axe(page)
     page.get_by_role("button", name="Record a grant").click()

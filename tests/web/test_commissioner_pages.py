@@ -331,7 +331,7 @@ async def test_a_grant_is_recorded_and_a_stale_edit_is_a_conflict_that_changes_n
     services = get_profile("cpn")
     assert services is not None
     form = GRANT_FORM | {"services": services.services[0]}
-    first = await browsers("commissioner")
+    first = await browsers("grants")  # the grant manager records grants; the analyst only reads them
 
     # Recorded through the form: the list shows it
     hidden = await _grant_form(first, "/portal/commissioner/grants/new")
@@ -342,9 +342,9 @@ async def test_a_grant_is_recorded_and_a_stale_edit_is_a_conflict_that_changes_n
     grant_path = re.search(r'href="(/portal/commissioner/grants/\d+)"', created.text)
     assert grant_path is not None
 
-    # Two analysts open the grant; the second saves first
+    # Two grant managers open the grant; the second saves first
     stale = await _grant_form(first, grant_path.group(1))
-    second = await browsers("commissioner")
+    second = await browsers("grants")
     fresh = await _grant_form(second, grant_path.group(1))
     saved = await second.post(grant_path.group(1), form | fresh | {"amount": "130000"})
     assert "Grant PCC-2025-CPN-01 updated" in saved.text
@@ -359,7 +359,7 @@ async def test_a_grant_is_recorded_and_a_stale_edit_is_a_conflict_that_changes_n
 
 
 async def test_an_invalid_grant_is_refused_at_its_fields_and_nothing_is_saved(browsers: Any) -> None:
-    analyst = await browsers("commissioner")
+    analyst = await browsers("grants")
     hidden = await _grant_form(analyst, "/portal/commissioner/grants/new")
 
     refused = await analyst.post(

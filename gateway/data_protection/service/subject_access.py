@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from gateway.audit.models import AuditCategory, AuditEntry
-from gateway.audit.service import AuditRecord, append_audit
+from gateway.audit.service import TRAIL_ORDER, AuditRecord, append_audit
 from gateway.auth.principal import Principal
 from gateway.clock import utc_now
 from gateway.consent.models import Consent
@@ -84,7 +84,7 @@ async def _disclosures(db: AsyncSession, victim: Victim, tasks: list[ReferralTas
             AuditEntry.victim_id == victim.id,
             AuditEntry.category == AuditCategory.DISCLOSURE.value,
         )
-        .order_by(col(AuditEntry.sequence)),
+        .order_by(*TRAIL_ORDER),
     )
     organisations = {
         o.id: o.slug

@@ -8,7 +8,8 @@ Each event falls in the quarter it happened: received when the Hub sent the task
 rejected, cancelled, completed and failed when closed, first contact when made; "in progress" is what was
 sent and not yet closed at the end of the quarter. Tasks marked entered-in-error are left out everywhere.
 
-access: who may ask, and for which quarters; queries: the SQL counting passes; funding and monitored: grants,
+access: who may ask, and for which quarters; queries: the counts, read from the delivery rollup (and their
+full recomputation from the tasks, which the rollup must equal); funding and monitored: grants,
 targets and the providers; margins: totals and the sums suppression respects; report, returns and rj: what each
 caller gets.
 """

@@ -1,4 +1,8 @@
-"""The SQL counting passes: every figure is counted in SQL; Python only adds margins and decides what may be shown.
+"""The counts behind every figure: read from the delivery rollup, or recomputed from the tasks to check it.
+
+`count_cells` reads the rollup (gateway/monitoring/models.py, kept by gateway/monitoring/rollup.py): a few thousand
+rows whatever the number of tasks. `recompute_cells` is the full recomputation the rollup must always equal, kept
+for the tests and the benchmark to compare with; the rest of this docstring describes it.
 
 Four statements, each reading only the tasks it needs: those sent in the range, joined to the victim and any
 refused consent for the equality breakdowns; those with an event in the range or still open at its end
@@ -13,6 +17,7 @@ row per metric, category and provider with a count for each quarter.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -23,6 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.consent.models import Consent
 from gateway.db import AsyncSession
+from gateway.monitoring.models import CONTACT_SECONDS, OPEN_DELTA, DeliveryRollup
 from gateway.monitoring.periods import Quarter
 from gateway.monitoring.service.cells import ETHNIC_GROUPS, HOUR, NOT_ASKED, UNRECOGNISED, Cell, ContactBand, Metric
 from gateway.outcomes.models import MeasureResult, OutcomeRecord
@@ -80,6 +86,15 @@ def _seconds_between(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
         return sa.extract("epoch", end - start)
     # SQLite keeps datetimes as ISO text; strftime('%s') turns each into whole seconds since the epoch.
     return sa.cast(sa.func.strftime("%s", end), sa.Integer) - sa.cast(sa.func.strftime("%s", start), sa.Integer)
+
+
+def _whole_seconds_between(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
+    """Each instant cut to its second, then subtracted: what the rollup keeps for medians, on both databases."""
+    if dialect == "postgresql":
+        return sa.extract("epoch", sa.func.date_trunc("second", end)) - sa.extract(
+            "epoch", sa.func.date_trunc("second", start)
+        )
+    return _seconds_between(dialect, start, end)
 
 
 def _contact_delay(dialect: str) -> tuple[ColumnElement[Any], Callable[[int], Any]]:
@@ -307,7 +322,7 @@ async def _median_seconds(db: AsyncSession, dialect: str, quarters: Sequence[Qua
             sa.case(
                 *[(_during(_tasks.c.first_contact_at, q), index) for index, q in enumerate(quarters)], else_=None
             ).label("q"),
-            _seconds_between(dialect, _tasks.c.requested_at, _tasks.c.first_contact_at).label("s"),
+            _whole_seconds_between(dialect, _tasks.c.requested_at, _tasks.c.first_contact_at).label("s"),
         )
         .where(_counted_task(), _tasks.c.requested_at.is_not(None), _within(_tasks.c.first_contact_at, quarters))
         .subquery()
@@ -358,10 +373,13 @@ async def _median_seconds(db: AsyncSession, dialect: str, quarters: Sequence[Qua
     return found
 
 
-async def count_cells(
+async def recompute_cells(
     *, db: AsyncSession, quarters: Sequence[Quarter]
 ) -> tuple[dict[Cell, int], dict[MedianKey, float]]:
-    """Every non-zero count per provider and quarter, and the medians to first contact, from the four statements."""
+    """The full recomputation from the tasks, by the four statements: what the delivery rollup must always equal.
+
+    The report reads the rollup (count_cells); this stays as the independent check the tests compare it with.
+    """
     dialect = (await db.connection()).dialect.name
     cells: dict[Cell, int] = {}
     async with _planned_for_these_dates(db, dialect):
@@ -370,3 +388,87 @@ async def count_cells(
         await _improved(db, quarters, cells)
         medians = await _median_seconds(db, dialect, quarters)
     return cells, medians
+
+
+_rollup: sa.Table = DeliveryRollup.__table__  # type: ignore[attr-defined]
+
+
+def _median(histogram: Sequence[tuple[int, int]]) -> float | None:
+    """The middle value (the mean of the middle two for an even count) of sorted (value, how many) pairs."""
+    size = sum(n for _, n in histogram)
+    if size == 0:
+        return None
+    wanted = [(size + 1) // 2, (size + 2) // 2]
+    found: list[int] = []
+    seen = 0
+    for value, n in histogram:
+        seen += n
+        while wanted and wanted[0] <= seen:
+            found.append(value)
+            wanted.pop(0)
+        if not wanted:
+            break
+    return sum(found) / 2
+
+
+def _medians(histograms: dict[tuple[int, int], Counter[int]], quarter_count: int) -> dict[MedianKey, float]:
+    """Every provider and quarter, each margin and (over more than one quarter) the whole range."""
+    groups: dict[MedianKey, Counter[int]] = defaultdict(Counter)
+    for (provider, quarter), histogram in histograms.items():
+        keys: list[MedianKey] = [(provider, quarter), (None, quarter)]
+        if quarter_count > 1:
+            keys += [(provider, None), (None, None)]
+        for key in keys:
+            groups[key].update(histogram)
+    found: dict[MedianKey, float] = {}
+    for key, histogram in groups.items():
+        median = _median(sorted((v, n) for v, n in histogram.items() if n))
+        if median is not None:
+            found[key] = median
+    return found
+
+
+async def count_cells(
+    *, db: AsyncSession, quarters: Sequence[Quarter]
+) -> tuple[dict[Cell, int], dict[MedianKey, float]]:
+    """Every non-zero count per provider and quarter, and the medians to first contact, read from the rollup.
+
+    A few thousand rows whatever the number of tasks: the quarters' cells, the running "in progress" series up to
+    the last quarter, and the first contacts by whole seconds for the medians.
+    """
+    index = {q.label: i for i, q in enumerate(quarters)}
+    rollup = _rollup.c
+    cells: dict[Cell, int] = {}
+    histograms: dict[tuple[int, int], Counter[int]] = defaultdict(Counter)
+    in_range = sa.and_(rollup.period >= quarters[0].label, rollup.period <= quarters[-1].label)
+    statement = sa.select(rollup.provider_organisation_id, rollup.period, rollup.metric, rollup.category, rollup.count)
+    for provider, period, metric, category, n in await fetch_all(
+        db, statement.where(in_range, rollup.metric != OPEN_DELTA, rollup.count != 0)
+    ):
+        position = index.get(period)
+        if position is None:  # a label sorting inside the range without being one of its quarters: none exist
+            continue
+        if metric == CONTACT_SECONDS:
+            histograms[(provider, position)][int(category)] += n
+        else:
+            cells[Cell(metric, category, provider, position)] = int(n)
+    opened = (
+        sa.select(rollup.provider_organisation_id, rollup.period, sa.func.sum(rollup.count))
+        .where(rollup.metric == OPEN_DELTA, rollup.period <= quarters[-1].label)
+        .group_by(rollup.provider_organisation_id, rollup.period)
+        .order_by(rollup.provider_organisation_id, rollup.period)
+    )
+    running: dict[int, int] = defaultdict(int)
+    deltas: dict[tuple[int, str], int] = {}
+    for provider, period, n in await fetch_all(db, opened):
+        deltas[(provider, period)] = int(n)
+    first = quarters[0].label
+    for (provider, period), n in sorted(deltas.items()):
+        if period < first:
+            running[provider] += n
+    for position, label in enumerate(index):
+        for provider in {p for p, _ in deltas}:
+            running[provider] += deltas.get((provider, label), 0)
+            if running[provider]:
+                cells[Cell(Metric.IN_PROGRESS.value, "", provider, position)] = running[provider]
+    return cells, _medians(histograms, len(quarters))

@@ -11,6 +11,8 @@ import json
 import re
 from typing import Any
 
+from starlette.applications import Starlette
+
 from tests.support.api import PROVIDERS, Gateway, SentTask, key, sent_task
 
 ROLES = [None, "hub", "hub-supervisor", "commissioner", *PROVIDERS]
@@ -106,7 +108,15 @@ def _owner_of(task: SentTask, role: str | None) -> bool:
     return role in ("hub", "hub-supervisor") or role == task.provider
 
 
-async def test_no_role_reaches_what_is_not_its_own_and_missing_looks_like_not_yours(gateway: Gateway) -> None:
+def compiled_answers(app: Starlette) -> int:
+    """How many requests the compiled reads answered (PostgreSQL); -1 where the resolver path answers all."""
+    compiled = app.state.compiled_reads
+    return -1 if compiled is None else int(compiled.answered)
+
+
+async def test_no_role_reaches_what_is_not_its_own_and_missing_looks_like_not_yours(
+    gateway: Gateway, app: Starlette, database_kind: str
+) -> None:
     tasks = await _world(gateway)
     before = await _snapshot(gateway, tasks)
     leaks: list[tuple[str | None, str, str]] = []
@@ -153,6 +163,8 @@ async def test_no_role_reaches_what_is_not_its_own_and_missing_looks_like_not_yo
     assert after == before
     print(f"authorisation matrix: {cells} cells")
     assert cells >= 300, cells  # the count reported in the closing note
+    # On PostgreSQL every provider's inbox cell (5 providers x 4 states) was answered by the compiled statement.
+    assert compiled_answers(app) == (20 if database_kind == "postgresql" else -1)
 
 
 async def test_the_owner_reads_its_own_task_and_the_withdrawn_one_comes_back_redacted(gateway: Gateway) -> None:
@@ -175,7 +187,7 @@ async def test_the_owner_reads_its_own_task_and_the_withdrawn_one_comes_back_red
     assert json.dumps(hub_view).count("forbidden") >= 1
 
 
-async def test_inbox_lists_only_the_callers_tasks(gateway: Gateway) -> None:
+async def test_inbox_lists_only_the_callers_tasks(gateway: Gateway, app: Starlette, database_kind: str) -> None:
     tasks = await _world(gateway)
 
     inboxes = {
@@ -191,3 +203,4 @@ async def test_inbox_lists_only_the_callers_tasks(gateway: Gateway) -> None:
     assert inboxes["cpn"] == [tasks["own"].task_id, tasks["withdrawn"].task_id]
     assert inboxes["family-action"] == [tasks["another"].task_id]
     assert inboxes["rape-crisis"] == inboxes["rj-hub"] == inboxes["road-victims-trust"] == []
+    assert compiled_answers(app) == (len(PROVIDERS) if database_kind == "postgresql" else -1)

@@ -153,10 +153,11 @@ async def test_an_unexpected_error_is_masked_and_logged_without_its_text(
     async def broken(**_: object) -> None:
         raise ValueError("victim Jane Doe, 07700900123, 1 Secret Lane")
 
-    monkeypatch.setattr(referral_service, "list_inbox", broken)
+    # overdueTasks, not the inbox: on PostgreSQL the inbox is a compiled read, which never calls list_inbox.
+    monkeypatch.setattr(referral_service, "list_overdue_tasks", broken)
     caplog.set_level(logging.INFO)
 
-    body = await gateway.gql("cpn", "{ inbox { items { id } } }")
+    body = await gateway.gql("cpn", "{ overdueTasks { items { id } } }")
 
     assert body["errors"][0]["message"] == "Unexpected error."
     assert "Jane" not in json.dumps(body)
