@@ -19,6 +19,7 @@ from gateway.auth.server import GatewayAuthorizationServer
 from gateway.auth.tokens import TokenVerifier
 from gateway.db import create_engine, create_session_factory, is_sqlite
 from gateway.graphql.compiled import CompiledReads
+from gateway.graphql.trusted import add_start_up_hook, remove_start_up_hook
 from gateway.graphql.view import GatewayGraphQL
 from gateway.health import healthz, http_error, readyz, server_error
 from gateway.logs import configure_logging
@@ -72,7 +73,10 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Registered documents parsed and validated once, before the first request (gateway/graphql/trusted.py).
+        # Registered documents parsed and validated once, before the first request (gateway/graphql/trusted.py),
+        # and the compiled reads among them compiled then too.
+        if compiled is not None:
+            add_start_up_hook(compiled.precompile)
         await graphql.trusted.start()
         try:
             # The notifications dispatcher runs in the server unless GATEWAY_DISPATCH_IN_SERVE is off, and the audit
@@ -81,6 +85,7 @@ def create_app(settings: Settings) -> Starlette:
                 yield
         finally:
             if compiled is not None:
+                remove_start_up_hook(compiled.precompile)
                 await compiled.close()
             await engine.dispose()
 

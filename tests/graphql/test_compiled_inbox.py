@@ -39,6 +39,7 @@ from gateway.referrals.compiled_inbox import (
 )
 from gateway.referrals.models import TaskStatus
 from gateway.settings import Settings
+from tests.graphql.test_trusted_documents import register
 from tests.support.api import (
     ISSUER,
     Gateway,
@@ -51,6 +52,7 @@ from tests.support.api import (
     sent_task,
     world,
 )
+from tests.support.loopback import served
 
 __all__ = ["api_templates", "client", "database_url", "gateway", "world"]
 
@@ -411,3 +413,32 @@ async def test_a_refused_token_is_refused_on_the_very_next_compiled_read(
     # The resolver path gives the same refusal.
     refused = await _ask(paths.resolvers, paths.tokens["cpn"], INBOX, {})
     assert (refused.status_code, refused.json()) == (status, body)
+
+
+async def test_a_registered_document_is_compiled_at_start_up_and_run_by_its_id(
+    paths: Paths, gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the inbox registered as a trusted document before the server starts
+    text = "query TrustedInbox { inbox(first: 3) { items { id victim { givenName } consent { state } } } }"
+    [document_id] = await register(paths.settings.database_url, text)
+    app = create_app(paths.settings)
+    compiled_reads = app.state.compiled_reads
+    assert isinstance(compiled_reads, CompiledReads)
+    parsed: list[str] = []
+    monkeypatch.setattr(compiled_reads, "_compile", lambda query, name: parsed.append(query))
+
+    # When the server starts, and then a provider runs it by its id
+    with served(app) as url:
+        assert compiled_reads.plan(text, None) is not None  # compiled while starting, before any request
+        async with httpx.AsyncClient(base_url=url) as http:
+            answer = await http.post(
+                "/graphql",
+                json={"documentId": document_id},
+                headers={"authorization": f"Bearer {paths.tokens['cpn']}"},
+            )
+
+    # Then the compiled statement answered, without compiling the text again, as the resolvers would
+    assert parsed == []
+    assert answer.status_code == 200 and compiled_reads.answered == 1
+    by_resolvers = await _ask(paths.resolvers, paths.tokens["cpn"], text, {})
+    assert _canonical(answer.json()) == _canonical(by_resolvers.json())

@@ -327,3 +327,38 @@ async def test_the_demo_seed_leaves_the_rollup_equal_to_the_recomputation(db: As
     full, full_medians = await recompute_cells(db=db, quarters=quarters)
     assert (rolled, rolled_medians) == (full, full_medians)
     assert sum(n for cell, n in full.items() if cell.metric == Metric.RECEIVED.value) > 0
+
+
+async def test_a_change_left_unflushed_is_counted_at_commit_and_a_rolled_back_one_not_at_all(
+    db: AsyncSession, world: World, clock: Clock
+) -> None:
+    # Given a sent task whose victim gave an answer other than "male"
+    task = await sent_task(db, world, clock, provider="cpn", sent_at=YEAR_START + timedelta(hours=3))
+    await db.commit()
+    quarters = quarters_between(Quarter.parse("2025-Q1"), Quarter.parse("2025-Q1"))
+    cpn = world.org_id("cpn")
+
+    async def sexes() -> dict[str, int]:
+        cells, _ = await count_cells(db=db, quarters=quarters)
+        return {c.category: n for c, n in cells.items() if c.metric == Metric.SEX.value and c.provider == cpn}
+
+    before = await sexes()
+
+    # When the answer is corrected and committed with nothing flushed first
+    victim = await db.get(Victim, task.victim_id)
+    assert victim is not None
+    victim.equality_sex = "male"
+    db.add(victim)
+    await db.commit()
+    corrected = await sexes()
+    # And then corrected again, flushed, and rolled back
+    victim.equality_sex = "female"
+    db.add(victim)
+    await db.flush()
+    await db.rollback()
+
+    # Then the commit moved the count from one answer to the other, the rollback moved nothing
+    assert sum(before.values()) == 1 and "male" not in before
+    assert corrected == {"male": 1}
+    assert await sexes() == corrected
+    await assert_rollup_is_recomputation(db)

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import asyncpg
-from graphql import GraphQLSchema, OperationDefinitionNode, parse, specified_rules
+from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode, parse, specified_rules
 from graphql.error import GraphQLSyntaxError
 from sqlalchemy.engine import make_url
 
@@ -114,10 +114,34 @@ class CompiledReads:
         found = self._compile(query, operation_name)
         if found is not None and not self._valid(query):
             found = None
-        self._plans[key] = found
+        self._remember(key, found)
+        return found
+
+    def precompile(self, document_id: str, document: DocumentNode) -> None:
+        """Compile a trusted document's operations ahead of its first request (gateway/graphql/trusted.py calls this
+        for every registered document as it loads it). Its registration already validated it as /graphql would;
+        its id is the SHA-256 of its text, which is how `plan` finds it."""
+        digest = bytes.fromhex(document_id.removeprefix("sha256:"))
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        for operation in operations:
+            names: list[str | None] = [operation.name.value] if operation.name is not None else []
+            if len(operations) == 1:
+                names.append(None)
+            compiled = None if len(operations) != len(document.definitions) else self._compiled(operation)
+            for name in names:
+                self._remember((digest, name), compiled)
+
+    def _remember(self, key: tuple[bytes, str | None], compiled: CompiledOperation | None) -> None:
+        self._plans[key] = compiled
         if len(self._plans) > CACHE_SIZE:
             self._plans.popitem(last=False)
-        return found
+
+    def _compiled(self, operation: OperationDefinitionNode) -> CompiledOperation | None:
+        for compiler in self.compilers:
+            compiled = compiler(operation)
+            if compiled is not None:
+                return compiled
+        return None
 
     def _compile(self, query: str, operation_name: str | None) -> CompiledOperation | None:
         try:
@@ -127,11 +151,7 @@ class CompiledReads:
         operation = _operation(document, operation_name)
         if operation is None:
             return None
-        for compiler in self.compilers:
-            compiled = compiler(operation)
-            if compiled is not None:
-                return compiled
-        return None
+        return self._compiled(operation)
 
     def _valid(self, query: str) -> bool:
         """Whether the resolver path would accept the document: the same limits and rules, checked once for it."""
