@@ -400,20 +400,27 @@ _ERROR = quoted(TaskStatus.ENTERED_IN_ERROR.value)
 # consent's categories cover (all of them under an override), in the profile array's order: sorted by value in
 # Python, so by code point whatever the database's collation.
 _DECIDED = f"""standing AS MATERIALIZED (
-  SELECT t.id AS task_id, t.status, t.provider_slug, valid.id AS consent_id, valid.given_by, valid.method,
-         valid.given_at, valid.expires_at, valid.data_categories, valid.data_categories::jsonb AS categories,
-         CASE WHEN valid.id IS NOT NULL THEN 'valid' WHEN standing.found THEN 'expired'
+  SELECT t.id AS task_id, t.status, t.provider_slug,
+         CASE WHEN valid.found THEN newest.id END AS consent_id,
+         CASE WHEN valid.found THEN newest.given_by END AS given_by,
+         CASE WHEN valid.found THEN newest.method END AS method,
+         CASE WHEN valid.found THEN newest.given_at END AS given_at,
+         CASE WHEN valid.found THEN newest.expires_at END AS expires_at,
+         CASE WHEN valid.found THEN newest.data_categories END AS data_categories,
+         CASE WHEN valid.found THEN newest.data_categories::jsonb END AS categories,
+         CASE WHEN valid.found THEN 'valid' WHEN newest.id IS NOT NULL THEN 'expired'
               WHEN w.latest IS NOT NULL THEN 'withdrawn' ELSE 'none' END AS state,
-         (valid.id IS NULL AND t.safeguarding_override
+         (NOT valid.found AND t.safeguarding_override
           AND NOT coalesce(w.latest >= t.requested_at, false)) AS by_override
   FROM page t
   LEFT JOIN LATERAL (SELECT max(c.withdrawn_at) AS latest FROM consents c WHERE {_COVERS}) w ON true
   LEFT JOIN LATERAL (
-    SELECT c.id, c.given_by, c.method, c.given_at, c.expires_at, c.data_categories FROM consents c
-    WHERE {_STANDS} AND (c.expires_at IS NULL OR c.expires_at > {NOW})
-    ORDER BY c.recorded_at DESC, c.id DESC LIMIT 1
-  ) valid ON true
-  LEFT JOIN LATERAL (SELECT true AS found FROM consents c WHERE {_STANDS} LIMIT 1) standing ON true
+    SELECT c.id, c.given_by, c.method, c.given_at, c.expires_at, c.data_categories,
+           (c.expires_at IS NULL OR c.expires_at > {NOW}) AS unexpired
+    FROM consents c WHERE {_STANDS}
+    ORDER BY (c.expires_at IS NULL OR c.expires_at > {NOW}) DESC, c.recorded_at DESC, c.id DESC LIMIT 1
+  ) newest ON true
+  CROSS JOIN LATERAL (SELECT newest.unexpired IS TRUE AS found) valid
 ), decided AS MATERIALIZED (
   SELECT s.*, shown.value AS shown, shown.value AND s.by_override AS override_shown,
          CASE WHEN shown.value THEN ARRAY(

@@ -20,12 +20,12 @@ def quoted(text: str) -> str:
 
 
 def iso_datetime(expression: str) -> str:
-    """`datetime.isoformat()` of a timestamptz in UTC: 2026-12-01T09:30:00+00:00, or .123456 before the offset."""
-    utc = f"({expression} AT TIME ZONE 'UTC')"
+    """`datetime.isoformat()` of a timestamptz in UTC: 2026-12-01T09:30:00+00:00, or .123456 before the offset.
+
+    One to_char with the microseconds, then the fraction taken away when it is zero (the only '.' in the text)."""
     return (
-        f"CASE WHEN {expression} IS NULL THEN NULL ELSE to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-        f" || CASE WHEN (date_part('microseconds', {utc})::bigint % 1000000) = 0 THEN ''"
-        f" ELSE to_char({utc}, '.US') END || '+00:00' END"
+        f"(replace(to_char({expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '')"
+        " || '+00:00')"
     )
 
 
