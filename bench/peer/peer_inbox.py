@@ -447,7 +447,9 @@ def bench(args: argparse.Namespace) -> None:
                        # Adapted: the notification dispatcher's escalation sweep would enqueue an event for every
                        # overdue task of the loaded data on start-up; deliveries have their own benchmark. The audit
                        # sealer stays on: sealing is part of what an audited read costs.
-                       "GATEWAY_DISPATCH_IN_SERVE": "false"}
+                       "GATEWAY_DISPATCH_IN_SERVE": "false",
+                       # Adapted: extra gateway settings for an experiment, e.g. '{"GATEWAY_SEAL_AUDIT_IN_SERVE": "false"}'.
+                       **json.loads(os.environ.get("PEER_GATEWAY_ENV", "{}"))}
         bare_env = {"BENCH_BARE_DSN": dsn, "BENCH_BARE_PROVIDER_ID": str(provider_id)}
         with contextlib.ExitStack() as stack:
             servers: dict[str, tuple[list[str], list[Any]]] = {}
