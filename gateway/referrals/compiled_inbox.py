@@ -22,6 +22,7 @@ the two paths give the same JSON.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -43,6 +44,7 @@ from graphql import (
     StringValueNode,
     TypeNode,
     ValueNode,
+    VariableDefinitionNode,
     VariableNode,
 )
 
@@ -60,6 +62,7 @@ from gateway.graphql.compiled.sql import (
     quoted,
     record_id,
 )
+from gateway.graphql.ids import MAX_RECORD_ID
 from gateway.graphql.pagination import decode_cursor, page_size
 from gateway.referrals.models import (
     OPEN_STATUSES,
@@ -354,10 +357,12 @@ def _task(selection_set: SelectionSetNode | None, shape: _TaskShape) -> str:
             return TASK_LEAVES[name]
         if name == "victim":
             shape.victim = shape.consent = True
-            return _victim(field)
+            return f"CASE WHEN t.provider_visible THEN {_victim(field)} END"
         if name == "consent":
             shape.consent = True
-            return _leaves("TaskConsent", field.selection_set, CONSENT_LEAVES)
+            return (
+                f"CASE WHEN t.provider_visible THEN {_leaves('TaskConsent', field.selection_set, CONSENT_LEAVES)} END"
+            )
         if name == "contactAttempts":
             return _attempts(field)
         raise Unsupported
@@ -383,13 +388,26 @@ _CALLER = f"""caller AS (
 )"""
 
 _PAGE = f"""page AS MATERIALIZED (
-  SELECT t.* FROM referral_tasks t JOIN allowed ON t.provider_organisation_id = allowed.organisation_id
+  SELECT t.*, true AS provider_visible
+  FROM referral_tasks t JOIN allowed ON t.provider_organisation_id = allowed.organisation_id
   WHERE t.status <> {quoted(TaskStatus.DRAFT.value)}
     AND ({_typed(AFTER)} IS NULL OR t.id > {AFTER})
     AND (cardinality({_typed(STATUSES)}) = 0 OR t.status = ANY({STATUSES}))
     AND (NOT {_typed(OVERDUE_ONLY)} OR (t.status = {quoted(TaskStatus.REQUESTED.value)} AND t.accept_due_at < {NOW})
          OR (t.status IN {_OPEN} AND t.first_contact_at IS NULL AND t.first_contact_due_at < {NOW}))
   ORDER BY t.id LIMIT {_typed(LIMIT)}
+)"""
+
+# `task(id:)`: the task if the caller's organisation owns it as the Hub or was sent it as the provider
+# (access.visible_tasks); the victim and consent only where it is the provider (the resolvers' loaders read them
+# through provider_tasks), so on a Hub-owned task they are null.
+_ONE_TASK = f"""page AS MATERIALIZED (
+  SELECT t.*, (t.provider_organisation_id = allowed.organisation_id
+               AND t.status <> {quoted(TaskStatus.DRAFT.value)}) AS provider_visible
+  FROM referral_tasks t JOIN allowed
+    ON t.hub_organisation_id = allowed.organisation_id
+    OR (t.provider_organisation_id = allowed.organisation_id AND t.status <> {quoted(TaskStatus.DRAFT.value)})
+  WHERE t.id = {_typed(AFTER)}
 )"""
 
 _COVERS = "c.victim_id = t.victim_id AND c.provider_slugs::jsonb ? t.provider_slug"
@@ -441,7 +459,7 @@ _AUDIT = f"""audit AS (
          allowed.organisation_id, {_typed(ACTOR)}, t.victim_id, json_build_object('victim', t.victim_id, 'task', t.id),
          allowed.organisation_id, {_OVERRIDE_SHOWN}, {TRANSACTION_ID_SQL}
   FROM page t JOIN decided d ON d.task_id = t.id CROSS JOIN allowed
-  WHERE {_SHOWN}
+  WHERE {_SHOWN} AND t.provider_visible
   ORDER BY t.id
   RETURNING 1
 )"""
@@ -452,8 +470,8 @@ _CURSOR = (
 )
 
 
-def _statement(page_object: str, shape: _TaskShape) -> str:
-    ctes = [_CALLER, _PAGE]
+def _statement(page_object: str, shape: _TaskShape, page: str = _PAGE) -> str:
+    ctes = [_CALLER, page]
     if shape.consent:
         ctes.append(_DECIDED)
     if shape.victim:
@@ -536,6 +554,7 @@ class InboxRequest:
     after_id: int | None
     statuses: list[str]
     overdue_only: bool
+    task_id: int | None = None  # `task(id:)`: bound where the inbox binds its cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -549,30 +568,9 @@ class CompiledInbox:
 
     def request(self, variables: Mapping[str, Any]) -> InboxRequest | None:
         """The bound arguments, or None for anything the resolver path should answer (and word the error for)."""
-        values: dict[str, Any] = dict(_DEFAULTS)
-        for name, argument in self.arguments.items():
-            if argument.variable is None:
-                values[name] = argument.literal
-            elif argument.variable in variables:
-                values[name] = variables[argument.variable]
-                if values[name] is None and name in ("first", "overdueOnly"):
-                    return None
-            elif argument.required:
-                return None
-        first, after, status, overdue_only = (values[n] for n in ("first", "after", "status", "overdueOnly"))
-        if type(first) is not int or type(overdue_only) is not bool or not isinstance(after, str | None):
-            return None
-        if status is not None and (
-            not isinstance(status, list)
-            or len(status) > len(TaskStatus)
-            or not all(s in _STATUS_BY_NAME for s in status)
-        ):
-            return None
-        try:
-            limit, after_id = page_size(first), decode_cursor(after)
-        except DomainError:
-            return None
-        return InboxRequest(limit, after_id, [_STATUS_BY_NAME[s] for s in status or ()], overdue_only)
+        if "id" in self.arguments:
+            return _one_task_request(self.arguments["id"], variables)
+        return _inbox_request(self.arguments, variables)
 
     def parameters(self, request: CompiledRequest, *, jti: str, actor: str, now: datetime) -> Sequence[Any]:
         assert isinstance(request, InboxRequest)
@@ -583,11 +581,54 @@ class CompiledInbox:
             now,
             today,
             request.limit,
-            request.after_id,
+            request.task_id if request.task_id is not None else request.after_id,
             request.statuses,
             request.overdue_only,
             actor,
         )
+
+
+def _inbox_request(arguments: Mapping[str, _Argument], variables: Mapping[str, Any]) -> InboxRequest | None:
+    """The inbox's page size, cursor and filters from literals, variables or defaults, when all are regular."""
+    values: dict[str, Any] = dict(_DEFAULTS)
+    for name, argument in arguments.items():
+        if argument.variable is None:
+            values[name] = argument.literal
+        elif argument.variable in variables:
+            values[name] = variables[argument.variable]
+            if values[name] is None and name in ("first", "overdueOnly"):
+                return None
+        elif argument.required:
+            return None
+    first, after, status, overdue_only = (values[n] for n in ("first", "after", "status", "overdueOnly"))
+    if type(first) is not int or type(overdue_only) is not bool or not isinstance(after, str | None):
+        return None
+    if status is not None and (
+        not isinstance(status, list) or len(status) > len(TaskStatus) or not all(s in _STATUS_BY_NAME for s in status)
+    ):
+        return None
+    try:
+        limit, after_id = page_size(first), decode_cursor(after)
+    except DomainError:
+        return None
+    return InboxRequest(limit, after_id, [_STATUS_BY_NAME[s] for s in status or ()], overdue_only)
+
+
+_ID = re.compile(r"[0-9]{1,10}")
+
+
+def _one_task_request(argument: _Argument, variables: Mapping[str, Any]) -> InboxRequest | None:
+    """`task(id:)`'s id, when it is one a record can have (ids.record_id's rule); else the resolvers answer."""
+    if argument.variable is None:
+        value = argument.literal
+    elif argument.variable in variables:
+        value = variables[argument.variable]
+    else:
+        return None
+    text = str(value) if type(value) in (str, int) else ""
+    if _ID.fullmatch(text) is None or int(text) > MAX_RECORD_ID:
+        return None
+    return InboxRequest(limit=1, after_id=None, statuses=[], overdue_only=False, task_id=int(text))
 
 
 def compile_inbox(operation: OperationDefinitionNode) -> CompiledInbox | None:
@@ -605,9 +646,11 @@ def _compile(operation: OperationDefinitionNode) -> CompiledInbox:
     if len(roots) != 1:
         raise Unsupported
     key, inbox = roots[0]
+    declared = {d.variable.name.value: d for d in operation.variable_definitions or ()}
+    if inbox.name.value == "task":
+        return _compile_task(key, inbox, declared)
     if inbox.name.value != "inbox":
         raise Unsupported
-    declared = {d.variable.name.value: d for d in operation.variable_definitions or ()}
     arguments: dict[str, _Argument] = {}
     used: set[str] = set()
     for argument in inbox.arguments or ():
@@ -644,3 +687,31 @@ def _compile(operation: OperationDefinitionNode) -> CompiledInbox:
 
     page = _object("TaskPage", inbox.selection_set, build)
     return CompiledInbox(sql=_statement(f"{quoted(key)}, {page}", shape), arguments=arguments, audits=shape.victim)
+
+
+def _compile_task(key: str, field: FieldNode, declared: Mapping[str, VariableDefinitionNode]) -> CompiledInbox:
+    """`task(id:)`: one task the caller can see, or null, with the same fields as an inbox item."""
+    arguments = field.arguments or ()
+    if len(arguments) != 1 or arguments[0].name.value != "id":
+        raise Unsupported
+    value = arguments[0].value
+    if isinstance(value, VariableNode):
+        definition = declared.get(value.name.value)
+        if definition is None or len(declared) != 1 or definition.default_value is not None or definition.directives:
+            raise Unsupported
+        if _type_text(definition.type) not in ("ID", "ID!"):
+            raise Unsupported
+        argument = _Argument(variable=value.name.value, required=isinstance(definition.type, NonNullTypeNode))
+    elif isinstance(value, StringValueNode | IntValueNode) and not declared:
+        argument = _Argument(literal=value.value)
+    else:
+        raise Unsupported
+    shape = _TaskShape()
+    item = _task(field.selection_set, shape)
+    joins = " JOIN decided d ON d.task_id = t.id" if shape.consent else ""
+    if shape.victim:
+        joins += " JOIN victims vi ON vi.id = t.victim_id JOIN cases ca ON ca.id = t.case_id"
+    task = f"(SELECT {item} FROM page t{joins})"
+    return CompiledInbox(
+        sql=_statement(f"{quoted(key)}, {task}", shape, page=_ONE_TASK), arguments={"id": argument}, audits=shape.victim
+    )

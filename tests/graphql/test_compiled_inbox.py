@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.db import create_engine
+from gateway.auth import service as auth
+from gateway.db import create_engine, create_session_factory
 from gateway.graphql.compiled import CompiledReads
 from gateway.graphql.pagination import encode_cursor
 from gateway.referrals.compiled_inbox import (
@@ -41,6 +42,7 @@ from gateway.referrals.models import TaskStatus
 from gateway.settings import Settings
 from tests.graphql.test_trusted_documents import register
 from tests.support.api import (
+    CREATE_REFERRAL,
     ISSUER,
     Gateway,
     api_templates,
@@ -49,6 +51,7 @@ from tests.support.api import (
     gateway,
     key,
     make_settings,
+    referral_input,
     sent_task,
     world,
 )
@@ -85,6 +88,7 @@ class Paths:
     settings: Settings
     tokens: dict[str, str] = field(repr=False)
     cursors: tuple[str, ...]
+    task_ids: tuple[int, ...] = ()
 
 
 async def _sql(settings: Settings, *statements: str) -> None:
@@ -106,6 +110,9 @@ async def _world(gateway: Gateway) -> list[int]:
         await sent_task(gateway, "rape-crisis", crime="sexual-offence", age=15),
     ]
     ids = [int(t.task_id) for t in (*made, child, *others)]
+    # A referral created and never sent: its draft task exists to no provider.
+    drafted = await gateway.gql("hub", CREATE_REFERRAL, {"input": referral_input(providers=["cpn"])})
+    ids.append(int(drafted["data"]["createReferral"]["referral"]["tasks"][0]["id"]))
     normal, withdrawn, expired, override, override_ended, in_error, late_accept, late_contact, narrowed = made
     for task in (normal, late_contact):
         accepted = await gateway.gql(
@@ -138,10 +145,32 @@ async def _world(gateway: Gateway) -> list[int]:
     return ids
 
 
+HUB_TASK_READER = "hub-task-reader"
+
+
+async def _hub_task_reader(gateway: Gateway) -> str:
+    """A Hub client that also holds tasks:read: it reaches the Hub's own tasks through `task`, but never a
+    provider's view of their victim (the resolvers' loaders read that through the provider's ownership)."""
+    engine = create_engine(gateway.world.settings.database_url)
+    try:
+        async with create_session_factory(engine)() as db, db.begin():
+            created = await auth.add_client(
+                db=db, organisation_slug="hub", name=HUB_TASK_READER, scopes="referrals:read tasks:read"
+            )
+    finally:
+        await engine.dispose()
+    assert created.secret is not None
+    response = await gateway.http.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(created.client.client_id, created.secret)
+    )
+    return str(response.json()["access_token"])
+
+
 @pytest.fixture
 async def paths(gateway: Gateway, client: httpx.AsyncClient, app: Starlette) -> AsyncIterator[Paths]:
     ids = await _world(gateway)
     tokens = {role: await gateway.token(role) for role in ROLES}
+    tokens[HUB_TASK_READER] = await _hub_task_reader(gateway)
     resolver_app = create_app(gateway.world.settings.model_copy(update={"compiled_reads": False}))
     assert resolver_app.state.compiled_reads is None
     compiled_reads = app.state.compiled_reads
@@ -149,7 +178,7 @@ async def paths(gateway: Gateway, client: httpx.AsyncClient, app: Starlette) -> 
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=resolver_app), base_url=ISSUER) as resolvers:
             cursors = tuple(encode_cursor(i) for i in (ids[0], ids[4], ids[9]))
-            yield Paths(client, resolvers, compiled_reads, gateway.world.settings, tokens, cursors)
+            yield Paths(client, resolvers, compiled_reads, gateway.world.settings, tokens, cursors, tuple(ids))
     finally:
         await resolver_app.state.engine.dispose()
 
@@ -442,3 +471,30 @@ async def test_a_registered_document_is_compiled_at_start_up_and_run_by_its_id(
     assert answer.status_code == 200 and compiled_reads.answered == 1
     by_resolvers = await _ask(paths.resolvers, paths.tokens["cpn"], text, {})
     assert _canonical(answer.json()) == _canonical(by_resolvers.json())
+
+
+TASK_EVERY_FIELD = EVERY_FIELD.split("items {", 1)[1].rsplit("}", 3)[0]
+ONE_TASK_BY_VARIABLE = "query One($id: ID!) { task(id: $id) {" + TASK_EVERY_FIELD + "} }"
+
+
+@pytest.mark.parametrize("role", ["cpn", "family-action", "road-victims-trust", HUB_TASK_READER])
+async def test_one_task_is_the_same_on_both_paths_whoever_asks(paths: Paths, role: str) -> None:
+    """Every task of the world (the caller's in every state, another provider's, a draft), a missing id, and ids no
+    record can have, by variable and as a literal: the same answer, by the compiled statement where it may."""
+    ids: list[Any] = [*paths.task_ids, 987654, "987654", "2147483648", "abc", " 1", ""]
+    for task_id in ids:
+        literal = "{ task(id: " + orjson.dumps(task_id).decode() + ") {" + TASK_EVERY_FIELD + "} }"
+        for document, variables in ((ONE_TASK_BY_VARIABLE, {"id": task_id}), (literal, {})):
+            answered = paths.compiled_reads.answered
+            by_resolvers = await _ask(paths.resolvers, paths.tokens[role], document, variables)
+            compiled = await _ask(paths.compiled, paths.tokens[role], document, variables)
+            assert compiled.status_code == by_resolvers.status_code, (task_id, compiled.text)
+            assert _canonical(compiled.json()) == _canonical(by_resolvers.json()), (role, task_id)
+            regular = str(task_id).isdigit() and int(task_id) < 2**31
+            assert paths.compiled_reads.answered == answered + regular, (role, task_id)
+    # Nothing vacuous was compared: the provider sees its victim; the Hub its own task, without that view.
+    first = {"id": str(paths.task_ids[0])}
+    mine = await _ask(paths.compiled, paths.tokens["cpn"], ONE_TASK_BY_VARIABLE, first)
+    assert mine.json()["data"]["task"]["victim"]["givenName"] == "Alex"
+    hubs = await _ask(paths.compiled, paths.tokens[HUB_TASK_READER], ONE_TASK_BY_VARIABLE, first)
+    assert hubs.json()["data"]["task"]["id"] == first["id"] and hubs.json()["data"]["task"]["victim"] is None
