@@ -398,6 +398,20 @@ _PAGE = f"""page AS MATERIALIZED (
   ORDER BY t.id LIMIT {_typed(LIMIT)}
 )"""
 
+# `overdueTasks`: the overdue open tasks the caller's organisation can see, as the Hub or as the provider
+# (service.list_overdue_tasks: visible_tasks and the overdue rule), oldest first after the cursor.
+_OVERDUE_PAGE = f"""page AS MATERIALIZED (
+  SELECT t.*, (t.provider_organisation_id = allowed.organisation_id
+               AND t.status <> {quoted(TaskStatus.DRAFT.value)}) AS provider_visible
+  FROM referral_tasks t JOIN allowed
+    ON t.hub_organisation_id = allowed.organisation_id
+    OR (t.provider_organisation_id = allowed.organisation_id AND t.status <> {quoted(TaskStatus.DRAFT.value)})
+  WHERE ({_typed(AFTER)} IS NULL OR t.id > {AFTER})
+    AND ((t.status = {quoted(TaskStatus.REQUESTED.value)} AND t.accept_due_at < {_typed(NOW)})
+         OR (t.status IN {_OPEN} AND t.first_contact_at IS NULL AND t.first_contact_due_at < {NOW}))
+  ORDER BY t.id LIMIT {_typed(LIMIT)}
+)"""
+
 # `task(id:)`: the task if the caller's organisation owns it as the Hub or was sent it as the provider
 # (access.visible_tasks); the victim and consent only where it is the provider (the resolvers' loaders read them
 # through provider_tasks), so on a Hub-owned task they are null.
@@ -507,6 +521,8 @@ class _Argument:
 
 
 _DEFAULTS: dict[str, Any] = {"first": 20, "after": None, "status": None, "overdueOnly": False}
+# The page-shaped root fields compiled here: their page and the arguments each takes.
+_PAGES = {"inbox": (_PAGE, frozenset(_DEFAULTS)), "overdueTasks": (_OVERDUE_PAGE, frozenset({"first", "after"}))}
 # The variable types each argument accepts, as the document may declare them.
 _VARIABLE_TYPES = {
     "first": {"Int", "Int!"},
@@ -649,13 +665,14 @@ def _compile(operation: OperationDefinitionNode) -> CompiledInbox:
     declared = {d.variable.name.value: d for d in operation.variable_definitions or ()}
     if inbox.name.value == "task":
         return _compile_task(key, inbox, declared)
-    if inbox.name.value != "inbox":
+    if inbox.name.value not in _PAGES:
         raise Unsupported
+    page_cte, page_arguments = _PAGES[inbox.name.value]
     arguments: dict[str, _Argument] = {}
     used: set[str] = set()
     for argument in inbox.arguments or ():
         name = argument.name.value
-        if name not in _DEFAULTS or name in arguments:
+        if name not in page_arguments or name in arguments:
             raise Unsupported
         if isinstance(argument.value, VariableNode):
             variable = argument.value.name.value
@@ -686,7 +703,9 @@ def _compile(operation: OperationDefinitionNode) -> CompiledInbox:
         raise Unsupported
 
     page = _object("TaskPage", inbox.selection_set, build)
-    return CompiledInbox(sql=_statement(f"{quoted(key)}, {page}", shape), arguments=arguments, audits=shape.victim)
+    return CompiledInbox(
+        sql=_statement(f"{quoted(key)}, {page}", shape, page=page_cte), arguments=arguments, audits=shape.victim
+    )
 
 
 def _compile_task(key: str, field: FieldNode, declared: Mapping[str, VariableDefinitionNode]) -> CompiledInbox:

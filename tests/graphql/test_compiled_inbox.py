@@ -498,3 +498,31 @@ async def test_one_task_is_the_same_on_both_paths_whoever_asks(paths: Paths, rol
     assert mine.json()["data"]["task"]["victim"]["givenName"] == "Alex"
     hubs = await _ask(paths.compiled, paths.tokens[HUB_TASK_READER], ONE_TASK_BY_VARIABLE, first)
     assert hubs.json()["data"]["task"]["id"] == first["id"] and hubs.json()["data"]["task"]["victim"] is None
+
+
+OVERDUE = (
+    "query Overdue($first: Int!, $after: String) { overdueTasks(first: $first, after: $after) "
+    "{ __typename nextCursor items {" + TASK_EVERY_FIELD + "} } }"
+)
+
+
+@pytest.mark.parametrize("role", ["cpn", "family-action", HUB_TASK_READER])
+async def test_overdue_tasks_are_the_same_on_both_paths(paths: Paths, role: str) -> None:
+    """The overdue page: a provider's own, and the Hub's across its referrals (its tasks without the provider's
+    view of the victim), page by page through the cursor."""
+    shown: list[str] = []
+    for first in (1, 100):
+        variables: dict[str, Any] = {"first": first, "after": None}
+        while True:
+            answered = paths.compiled_reads.answered
+            by_resolvers = await _ask(paths.resolvers, paths.tokens[role], OVERDUE, variables)
+            compiled = await _ask(paths.compiled, paths.tokens[role], OVERDUE, variables)
+            assert _canonical(compiled.json()) == _canonical(by_resolvers.json()), (role, variables)
+            assert paths.compiled_reads.answered == answered + 1
+            page = compiled.json()["data"]["overdueTasks"]
+            shown += [item["id"] for item in page["items"]]
+            if page["nextCursor"] is None:
+                break
+            variables = {"first": first, "after": page["nextCursor"]}
+    if role in ("cpn", HUB_TASK_READER):
+        assert shown  # the two late tasks of cpn, which the Hub also owns

@@ -65,9 +65,9 @@ async def test_every_graphql_error_carries_a_code(gateway: Gateway, monkeypatch:
     async def broken(**_: object) -> None:
         raise ValueError("boom")
 
-    # overdueTasks: on PostgreSQL the inbox is a compiled read, which never calls the service functions.
-    monkeypatch.setattr(referral_service, "list_overdue_tasks", broken)
-    found["unexpected"] = codes(await gateway.gql("cpn", "{ overdueTasks { items { id } } }"))
+    # The Hub's referrals: on PostgreSQL the provider's reads are compiled, and never call the service functions.
+    monkeypatch.setattr(referral_service, "list_referrals", broken)
+    found["unexpected"] = codes(await gateway.gql("hub", "{ referrals { items { id } } }"))
 
     expected = {name: [code] for name, (*_, code) in cases.items()}
     assert {name: codes_[:1] for name, codes_ in found.items()} == {**expected, "unexpected": ["internal"]}

@@ -153,11 +153,11 @@ async def test_an_unexpected_error_is_masked_and_logged_without_its_text(
     async def broken(**_: object) -> None:
         raise ValueError("victim Jane Doe, 07700900123, 1 Secret Lane")
 
-    # overdueTasks, not the inbox: on PostgreSQL the inbox is a compiled read, which never calls list_inbox.
-    monkeypatch.setattr(referral_service, "list_overdue_tasks", broken)
+    # The Hub's referrals: on PostgreSQL the provider's reads are compiled, and never call the service functions.
+    monkeypatch.setattr(referral_service, "list_referrals", broken)
     caplog.set_level(logging.INFO)
 
-    body = await gateway.gql("cpn", "{ overdueTasks { items { id } } }")
+    body = await gateway.gql("hub", "{ referrals { items { id } } }")
 
     assert body["errors"][0]["message"] == "Unexpected error."
     assert "Jane" not in json.dumps(body)
