@@ -1,11 +1,13 @@
-"""The provider's `inbox` compiled into one PostgreSQL statement that checks the token, audits and builds the JSON.
+"""The reads of tasks compiled into one PostgreSQL statement each, that checks the token, audits and builds the JSON:
+the provider's `inbox`, and `task(id:)` and `overdueTasks` for a caller holding tasks:read.
 
 The statement, for one validated document, does in order what the resolver path does across nine statements:
 
 1. `caller`: the token's state by its id (revoked; client, organisation and user active; the person's roles still
    grant tasks:read), so a revocation or a deactivation refuses the very next request, as the middleware would;
-2. `page`: the provider's own sent tasks after the cursor, filtered and ordered as service.list_inbox does, joined to
-   `allowed`, so a refused token reaches no row at all;
+2. `page`: the provider's own sent tasks after the cursor, filtered and ordered as service.list_inbox does (or the
+   one task, or the overdue ones, that access.visible_tasks reaches), joined to `allowed`, so a refused token
+   reaches no row at all; the victim and consent are shown only on tasks where the caller is the provider;
 3. `decided`: the standing of consent for each task (gateway/consent/service.py consent_standing: a withdrawal
    outranks every consent recorded before it; the newest unexpired standing consent wins) and whether the task was
    shared under a safeguarding override that no withdrawal since sending has ended;
