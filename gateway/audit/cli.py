@@ -42,7 +42,7 @@ def verify() -> None:
     click.echo(f"OK: {report.sealed + report.unsealed} audit rows, hash chain intact")
     click.echo(
         f"sealed: {report.sealed}; unsealed: {report.unsealed} (oldest {_seconds(oldest)}); "
-        f"longest sealing delay: {_seconds(report.longest_sealing_delay)}"
+        f"longest sealing delay: {_seconds(report.longest_sealing_delay)}; seals: {report.seals}"
     )
 
 

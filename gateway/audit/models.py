@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 from gateway.clock import utc_now
 from gateway.db import UTCDateTime, metadata
 
-__all__ = ["GENESIS_HASH", "AuditCategory", "AuditEntry", "metadata"]
+__all__ = ["GENESIS_HASH", "AuditCategory", "AuditEntry", "AuditSeal", "metadata"]
 
 UTC_DATETIME = UTCDateTime()
 GENESIS_HASH = "0" * 64
@@ -32,16 +32,17 @@ class AuditCategory(StrEnum):
 class AuditEntry(SQLModel, table=True):
     """An append-only log row. It names subjects by id and never holds the data itself.
 
-    On PostgreSQL a row is written unsealed (no sequence, hashes or sealed_at, but the writing transaction's id) and
-    the sealer (gateway/audit/sealer.py) places it in the chain shortly after its transaction ends; on SQLite it is
-    written sealed. The database lets a row change only once, from unsealed to sealed, and never otherwise; on
-    PostgreSQL it also refuses an unsealed row without a transaction id, which no sealer could place (migration 0013
-    holds both rules, as 0003 holds the append-only triggers).
+    On SQLite a row is written sealed: its sequence and hashes chain it to the row before. On PostgreSQL it is written
+    once and never changed: no sequence or hashes, but the writing transaction's id, and the sealer
+    (gateway/audit/sealer.py) covers it by an `AuditSeal` shortly after its transaction ends. (Rows sealed one by one
+    between migrations 0013 and 0016 keep their sequence and hashes; the first seal continues from the last of them.)
+    The database refuses any change or deletion, and on PostgreSQL an unsealed row without a transaction id, which
+    no sealer could place (migrations 0003, 0013 and 0016).
     """
 
     __tablename__ = "audit_log"
-    # The sealer reads the unsealed rows in chain order: a partial index keeps that read the size of the unsealed
-    # tail, not of the whole log.
+    # The sealer reads the rows left to seal in chain order, (transaction_id, id) after the last seal: rows without
+    # a sequence are those the seals cover.
     __table_args__ = (
         sa.Index(
             "ix_audit_log_unsealed",
@@ -71,3 +72,30 @@ class AuditEntry(SQLModel, table=True):
     # PostgreSQL's top-level transaction id of the writer (pg_current_xact_id()), the chain's order; null on SQLite.
     transaction_id: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=True)
     sealed_at: datetime | None = Field(default=None, sa_type=UTC_DATETIME, nullable=True)
+
+
+class AuditSeal(SQLModel, table=True):
+    """One link of the chain on PostgreSQL: a run of audit rows, in (transaction_id, id) order, sealed together.
+
+    `seal_hash` is sha256 over the previous seal's hash followed by each covered row's digest in order (the digest
+    is sha256 of the row's every field, its id and transaction id included, as PostgreSQL renders them; see
+    gateway/audit/sealer.py). Seals are inserted, never changed: the database refuses an UPDATE or DELETE
+    (migration 0016), so sealing costs one small row a batch instead of rewriting every audit row.
+    """
+
+    __tablename__ = "audit_seals"
+
+    # Gap-free from 1; the primary key makes a fork (two seals at one place) impossible.
+    sequence: int = Field(primary_key=True, sa_type=sa.BigInteger, sa_column_kwargs={"autoincrement": False})
+    first_transaction_id: int = Field(sa_type=sa.BigInteger, nullable=False)
+    first_audit_id: int = Field(sa_type=sa.BigInteger, nullable=False)
+    last_transaction_id: int = Field(sa_type=sa.BigInteger, nullable=False)
+    last_audit_id: int = Field(sa_type=sa.BigInteger, nullable=False)
+    row_count: int = Field(nullable=False)
+    previous_hash: str = Field(max_length=64, nullable=False)
+    # The covered rows' 32-byte digests, concatenated in chain order: verify names the exact row that changed.
+    row_digests: bytes = Field(sa_type=sa.LargeBinary, nullable=False)
+    seal_hash: str = Field(max_length=64, nullable=False)
+    sealed_at: datetime = Field(sa_type=UTC_DATETIME, nullable=False)
+    # The earliest occurred_at among the covered rows: the seal's longest delay is sealed_at minus this.
+    oldest_occurred_at: datetime = Field(sa_type=UTC_DATETIME, nullable=False)

@@ -1,35 +1,40 @@
-"""The audit sealer: places unsealed s.62 log rows in the hash chain, off the request path (PostgreSQL only).
+"""The audit sealer: seals the s.62 log's rows in batches, off the request path (PostgreSQL only).
 
-Writers insert rows unsealed, each carrying its top-level transaction's id (`transaction_id`, taken by the INSERT
-from pg_current_xact_id()), and take no lock. A seal pass, in one transaction:
+Writers insert rows once and never change them: no sequence or hashes, but their top-level transaction's id
+(`transaction_id`, taken by the INSERT from pg_current_xact_id()), and they take no lock. A seal pass, in one
+transaction:
 
 1. takes `pg_try_advisory_xact_lock(SEALER_LOCK_KEY)`, a lock only sealers take, and returns at once if another
    sealer holds it, so there is one sealer at a time however many processes run one;
-2. reads the horizon, `pg_snapshot_xmin(pg_current_snapshot())`: the oldest transaction id still running;
-3. selects unsealed rows with `transaction_id < horizon`, ordered by (transaction_id, id), at most `SEAL_BATCH`;
-4. continues the chain from the sealed head: sequence head+1, head+2, ..., each row hashed over its fields, its
-   transaction id and the previous row's hash (gateway.audit.service.hash_row_values), and sets `sealed_at`.
+2. reads the horizon, `pg_snapshot_xmin(pg_current_snapshot())`: the oldest transaction id still running, and the
+   last seal (its place, hash and the last row it covers);
+3. in one statement, takes the rows after that last row with `transaction_id < horizon`, in (transaction_id, id)
+   order, at most `SEAL_BATCH`, and inserts one `audit_seals` row covering them: the position after the last seal,
+   the previous seal's hash, each row's digest in order (`ROW_DIGEST_SQL`, sha256 of every field PostgreSQL holds,
+   the id and transaction id included) and the seal's hash, sha256(previous hash + digests). No audit row is
+   written: an UPDATE of every row (the design before migration 0016) rewrote each row and every index entry,
+   about 0.7 ms of PostgreSQL time per 50-row page, and its hashing in Python held the serving worker's GIL.
 
 Why the horizon makes the order final: every transaction whose id is below the horizon has ended, committed or
 rolled back, so no row with such a transaction id can appear later; rows of transactions still running, and of
 every transaction that will start from now on, carry ids at or above it. The rows a pass seals are therefore
-exactly the rows that will ever exist below its horizon (up to the batch bound, where the next pass carries on in
-the same order), and every row sealed later sorts after them. So the chain, in ascending (transaction_id, id), is
-gap-free and never needs a row placed before one already sealed; `gateway audit verify` checks that order too.
+exactly the rows that will ever exist below its horizon after the last seal (up to the batch bound, where the next
+pass carries on in the same order), and every row sealed later sorts after them. So the seals, in ascending
+(transaction_id, id), cover every row once with no gap and never need a row placed before one already sealed;
+`gateway audit verify` recomputes every digest and checks that too.
 
 What follows from it: a row is sealed shortly after its own transaction ends, and also after every transaction with
 a smaller id that was still running (in any database of the cluster) has ended; a long transaction that holds an id
 holds back sealing, not writing, and `gateway audit verify` shows the unsealed tail growing. A rolled-back
-transaction leaves no rows, so nothing is skipped. The database lets a row change once, from unsealed to sealed,
-touching nothing but the sealing columns (migration 0013's trigger), and never again.
+transaction leaves no rows, so nothing is skipped. The database refuses any change to an audit row or a seal.
 
-SQLite has one writer at a time; there the writer seals its own rows in its transaction, as before, and the sealer
-has nothing to do.
+SQLite has one writer at a time; there the writer chains its own rows one by one in its transaction, as before,
+and the sealer has nothing to do.
 
 Where it runs: inside `gateway serve` (each worker runs a loop; the lock lets one pass run at a time), unless
 GATEWAY_SEAL_AUDIT_IN_SERVE is off; `gateway audit seal --follow` is a sealer process of its own, and
-`gateway audit seal` runs passes until nothing below the horizon is left. A pass's hashing runs in a thread so a
-serving worker's event loop keeps answering requests meanwhile.
+`gateway audit seal` runs passes until nothing below the horizon is left. A pass is three short statements and all
+its hashing is done by PostgreSQL, so a serving worker's event loop is not held up by it.
 """
 
 from __future__ import annotations
@@ -37,16 +42,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.audit.service import AUDIT_LOG, chain_head, seal_values
-from gateway.clock import utc_now
+from gateway.audit.service import row_digest_sql, seal_head
 from gateway.settings import Settings
 
 __all__ = [
@@ -65,17 +67,46 @@ logger = logging.getLogger("gateway.audit.sealer")
 SEALER_LOCK_KEY = 0x6175_6469_7473  # "audits"
 SEAL_BATCH = 5000
 MAX_FAILURE_PAUSE_SECONDS = 30.0
-# The sealing columns are set in one statement for the whole batch, matched by id; a row sealed meanwhile (it cannot
-# be, under the lock) would not match and the pass would roll back.
-SEAL_UPDATE = sa.text(
-    """
-    UPDATE audit_log AS a
-    SET sequence = v.sequence, previous_hash = v.previous_hash, row_hash = v.row_hash, sealed_at = :sealed_at
-    FROM unnest(CAST(:ids AS integer[]), CAST(:sequences AS integer[]), CAST(:previous AS varchar[]),
-                CAST(:hashes AS varchar[])) AS v(id, sequence, previous_hash, row_hash)
-    WHERE a.id = v.id AND a.sequence IS NULL
-    """
-).bindparams(sa.bindparam("sealed_at", type_=AUDIT_LOG.c.sealed_at.type))
+# One statement: the batch's rows in chain order, each digested by PostgreSQL, folded into one new seal. Rows without
+# a sequence are those seals cover (rows chained one by one before migration 0016 have one). HAVING leaves no seal
+# when there is nothing to seal.
+SEAL_INSERT = sa.text(  # the f-string puts in a fixed expression of this code, never a value
+    f"""
+    WITH batch AS MATERIALIZED (
+        SELECT a.id, a.transaction_id, a.occurred_at, {row_digest_sql("a")} AS digest
+        FROM audit_log AS a
+        WHERE a.sequence IS NULL AND a.transaction_id < CAST(:horizon AS bigint)
+          AND (a.transaction_id, a.id) > (CAST(:after_transaction_id AS bigint), CAST(:after_audit_id AS bigint))
+        ORDER BY a.transaction_id, a.id
+        LIMIT CAST(:batch_size AS integer)
+    ), numbered AS (
+        SELECT b.*, row_number() OVER (ORDER BY b.transaction_id, b.id) AS position, count(*) OVER () AS total
+        FROM batch AS b
+    ), folded AS (
+        SELECT
+            max(transaction_id) FILTER (WHERE position = 1) AS first_transaction_id,
+            max(id) FILTER (WHERE position = 1) AS first_audit_id,
+            max(transaction_id) FILTER (WHERE position = total) AS last_transaction_id,
+            max(id) FILTER (WHERE position = total) AS last_audit_id,
+            count(*) AS row_count,
+            string_agg(digest, ''::bytea ORDER BY position) AS row_digests,
+            min(occurred_at) AS oldest_occurred_at
+        FROM numbered
+        HAVING count(*) > 0
+    )
+    INSERT INTO audit_seals (
+        sequence, first_transaction_id, first_audit_id, last_transaction_id, last_audit_id, row_count,
+        previous_hash, row_digests, seal_hash, sealed_at, oldest_occurred_at
+    )
+    SELECT
+        CAST(:sequence AS bigint), first_transaction_id, first_audit_id, last_transaction_id, last_audit_id,
+        row_count, CAST(:previous_hash AS text), row_digests,
+        encode(sha256(decode(CAST(:previous_hash AS text), 'hex') || row_digests), 'hex'),
+        clock_timestamp(), oldest_occurred_at
+    FROM folded
+    RETURNING row_count
+    """  # noqa: S608
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +119,6 @@ class SealPass:
     full: bool = False
 
 
-def _sealed_rows(found: Sequence[sa.Row[Any]], head: tuple[int, str], sealed_at: datetime) -> list[dict[str, Any]]:
-    names = list(found[0]._fields)
-    rows = [dict(zip(names, row, strict=True)) for row in found]
-    seal_values(rows, head, sealed_at)
-    return rows
-
-
 async def _seal_in(connection: AsyncConnection, batch_size: int) -> SealPass:
     taken = (await connection.execute(sa.select(sa.func.pg_try_advisory_xact_lock(SEALER_LOCK_KEY)))).scalar_one()
     if not taken:
@@ -102,33 +126,22 @@ async def _seal_in(connection: AsyncConnection, batch_size: int) -> SealPass:
     horizon = int(
         (await connection.execute(sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"))).scalar_one()
     )
-    found = (
+    head = await connection.run_sync(seal_head)
+    sealed = (
         await connection.execute(
-            sa.select(AUDIT_LOG)
-            .where(AUDIT_LOG.c.sequence.is_(None), AUDIT_LOG.c.transaction_id < horizon)
-            .order_by(AUDIT_LOG.c.transaction_id, AUDIT_LOG.c.id)
-            .limit(batch_size)
+            SEAL_INSERT,
+            {
+                "horizon": horizon,
+                "after_transaction_id": head.after[0],
+                "after_audit_id": head.after[1],
+                "batch_size": batch_size,
+                "sequence": head.sequence + 1,
+                "previous_hash": head.seal_hash,
+            },
         )
-    ).all()
-    if not found:
-        return SealPass(sealed=0, horizon=horizon)
-    head = await connection.run_sync(chain_head)
-    sealed_at = utc_now()
-    # Hashing a batch is the pass's CPU work; in a thread the server's event loop keeps answering requests meanwhile.
-    rows = await asyncio.to_thread(_sealed_rows, found, head, sealed_at)
-    result = await connection.execute(
-        SEAL_UPDATE,
-        {
-            "sealed_at": sealed_at,
-            "ids": [row["id"] for row in rows],
-            "sequences": [row["sequence"] for row in rows],
-            "previous": [row["previous_hash"] for row in rows],
-            "hashes": [row["row_hash"] for row in rows],
-        },
-    )
-    if result.rowcount != len(rows):
-        raise RuntimeError("audit seal pass lost its rows; rolled back")
-    return SealPass(sealed=len(rows), horizon=horizon, full=len(rows) == batch_size)
+    ).scalar_one_or_none()
+    count = int(sealed or 0)
+    return SealPass(sealed=count, horizon=horizon, full=count == batch_size)
 
 
 async def seal_pass(engine: AsyncEngine, *, batch_size: int = SEAL_BATCH) -> SealPass:

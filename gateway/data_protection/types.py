@@ -22,7 +22,10 @@ def _id(value: int | None) -> strawberry.ID | None:
 class AuditTrailEntry:
     id: strawberry.ID
     sequence: int | None = strawberry.field(
-        description="The row's place in the hash chain; null for a row written moments ago and not yet sealed."
+        description=(
+            "The row's place in the hash chain where rows are chained one by one (SQLite); null on PostgreSQL, "
+            "where rows are never changed and seals cover them in batches (`gateway audit verify` checks both)."
+        )
     )
     occurred_at: datetime
     category: AuditCategory

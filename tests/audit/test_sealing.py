@@ -1,10 +1,11 @@
-"""Sealing the s.62 log off the request path: on PostgreSQL writers insert rows unsealed and take no lock; a sealer
-places them in the chain in (transaction id, id) order once their transactions have ended, none lost, none twice.
-On SQLite writers seal their own rows, as before."""
+"""Sealing the s.62 log off the request path: on PostgreSQL writers insert rows once and take no lock; a sealer
+covers them by insert-only seals in (transaction id, id) order once their transactions have ended, none lost, none
+twice, and verify recomputes every row's digest. On SQLite writers chain their own rows, as before."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import os
 import subprocess
@@ -24,14 +25,14 @@ from gateway.audit.models import GENESIS_HASH, AuditCategory
 from gateway.audit.sealer import run_sealer, seal_pass, seal_until_done
 from gateway.audit.service import (
     AUDIT_LOG,
+    AUDIT_SEALS,
+    ROWS_TO_SEAL,
     AuditRecord,
     append_audit,
     queue_audit,
-    seal_values,
     verify_chain,
     verify_report,
 )
-from gateway.clock import utc_now
 from gateway.db import AsyncSession, create_engine, create_session_factory
 from gateway.settings import Settings
 
@@ -62,11 +63,34 @@ def _key(row: Any) -> tuple[int, int, int]:
 
 
 async def _all_rows(engine: AsyncEngine) -> list[Any]:
+    """Every row in chain order: chained ones by sequence (SQLite), then the rest by (transaction id, id)."""
     async with engine.connect() as connection:
         found = await connection.execute(
-            sa.select(AUDIT_LOG).order_by(AUDIT_LOG.c.sequence.asc().nulls_last(), AUDIT_LOG.c.id)
+            sa.select(AUDIT_LOG).order_by(
+                AUDIT_LOG.c.sequence.asc().nulls_last(), AUDIT_LOG.c.transaction_id, AUDIT_LOG.c.id
+            )
         )
         return list(found.all())
+
+
+async def _seals(engine: AsyncEngine) -> list[Any]:
+    async with engine.connect() as connection:
+        return list((await connection.execute(sa.select(AUDIT_SEALS).order_by(AUDIT_SEALS.c.sequence))).all())
+
+
+async def _sealed_ids(engine: AsyncEngine) -> set[int]:
+    """The rows the chain holds: chained one by one (a sequence), or at or before the last seal's last row."""
+    seals = await _seals(engine)
+    last = (seals[-1].last_transaction_id, seals[-1].last_audit_id) if seals else (-1, -1)
+    return {
+        row.id for row in await _all_rows(engine) if row.sequence is not None or (row.transaction_id, row.id) <= last
+    }
+
+
+def _covering_seal(seals: list[Any], row: Any) -> Any:
+    return next(
+        seal for seal in seals if (row.transaction_id, row.id) <= (seal.last_transaction_id, seal.last_audit_id)
+    )
 
 
 @pytest.fixture
@@ -139,17 +163,26 @@ async def test_concurrent_writers_and_sealers_seal_every_committed_row_once_in_o
     rows = await _all_rows(engine)
     keys = [_key(row) for row in rows]
     assert len(keys) == len(set(keys)) and set(keys) == committed
-    assert all(row.transaction_id is not None and row.sealed_at is not None for row in rows)
-    # And the chain is gap-free from 1 and in ascending (transaction id, id) order
-    assert [row.sequence for row in rows] == list(range(1, len(rows) + 1))
+    assert all(row.transaction_id is not None and row.sequence is None for row in rows)
+    assert await _sealed_ids(engine) == {row.id for row in rows}
+    # And the seals are gap-free from 1, many (the writers sealed in small batches as they went), and cover the rows
+    # in ascending (transaction id, id) order, each run starting just after the one before, none twice
+    seals = await _seals(engine)
+    assert [seal.sequence for seal in seals] == list(range(1, len(seals) + 1)) and len(seals) > 10
     order = [(row.transaction_id, row.id) for row in rows]
-    assert all(before < after for before, after in itertools.pairwise(order))
+    runs: list[tuple[int, int]] = []
+    for seal in seals:
+        runs.extend(order[len(runs) : len(runs) + seal.row_count])
+        assert runs[-seal.row_count] == (seal.first_transaction_id, seal.first_audit_id)
+        assert runs[-1] == (seal.last_transaction_id, seal.last_audit_id)
+    assert runs == order and all(before < after for before, after in itertools.pairwise(order))
+    assert [seal.previous_hash for seal in seals[1:]] == [seal.seal_hash for seal in seals[:-1]]
     # And each writer's transaction is one database transaction, its rows together in the chain
     pairs = {(row.transaction_id, key[:2]) for row, key in zip(rows, keys, strict=True)}
     assert len(pairs) == len({tid for tid, _ in pairs}) == len({written for _, written in pairs})
     async with sessions() as db:
         report = await verify_report(db)
-    assert (report.broken_at, report.sealed, report.unsealed) == (None, len(rows), 0)
+    assert (report.broken_at, report.sealed, report.unsealed, report.seals) == (None, len(rows), 0, len(seals))
 
 
 @POSTGRESQL_ONLY
@@ -162,7 +195,7 @@ async def test_a_long_transaction_is_sealed_after_it_ends_in_transaction_order_w
         # And a writer that commits meanwhile, sealed at once
         await _commit_rows(sessions, writer=1, transaction=1)
         assert await seal_until_done(engine) == 2
-        first = {row.id: (row.sequence, row.row_hash, row.sealed_at) for row in await _all_rows(engine)}
+        first = await _seals(engine)
 
         # When the long transaction writes its rows and stays open while another writer commits
         await append_audit(db=long_running, actor=None, records=_records(2, 1, 3))
@@ -170,7 +203,7 @@ async def test_a_long_transaction_is_sealed_after_it_ends_in_transaction_order_w
 
         # Then neither is sealed: the later writer waits behind the open one, whose id is smaller
         assert await seal_until_done(engine) == 0
-        assert [row.sequence for row in await _all_rows(engine)] == [1, 2, None, None]
+        assert len(await _sealed_ids(engine)) == 2
         await long_running.commit()
 
     # When it has ended
@@ -179,11 +212,13 @@ async def test_a_long_transaction_is_sealed_after_it_ends_in_transaction_order_w
     # Then its rows follow the first writer's and precede the later writer's, in transaction id order
     rows = await _all_rows(engine)
     assert [_key(row)[0] for row in rows] == [1, 1, 2, 2, 2, 3, 3]
-    assert [row.sequence for row in rows] == list(range(1, 8))
+    assert await _sealed_ids(engine) == {row.id for row in rows}
     transaction_ids = [row.transaction_id for row in rows]
     assert transaction_ids == sorted(transaction_ids)
-    # And what was sealed before is exactly as it was
-    assert {row.id: (row.sequence, row.row_hash, row.sealed_at) for row in rows if row.id in first} == first
+    # And what was sealed before is exactly as it was, the new seal following it
+    seals = await _seals(engine)
+    assert seals[: len(first)] == first and [seal.row_count for seal in seals] == [2, 5]
+    assert seals[1].previous_hash == first[0].seal_hash
     async with sessions() as db:
         assert (await verify_report(db)).broken_at is None
 
@@ -220,33 +255,31 @@ async def test_a_write_on_the_request_path_takes_no_advisory_lock(
 
 
 @POSTGRESQL_ONLY
-async def test_the_database_lets_a_row_be_sealed_once_and_changed_no_other_way(
+async def test_the_database_refuses_any_change_to_a_row_or_a_seal(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     await _commit_rows(sessions, writer=1, transaction=1)
-    [unsealed, _] = await _all_rows(engine)
+    [row, _] = await _all_rows(engine)
     refused_changes = [
         "UPDATE audit_log SET purpose = 'x' WHERE id = :id",
-        "UPDATE audit_log SET purpose = 'x', sequence = 1, previous_hash = 'a', row_hash = 'b', sealed_at = now() "
-        "WHERE id = :id",
-        "UPDATE audit_log SET transaction_id = 1, sequence = 1, previous_hash = 'a', row_hash = 'b', "
-        "sealed_at = now() WHERE id = :id",
-        "UPDATE audit_log SET sequence = 1 WHERE id = :id",  # half a seal
+        # what the sealer before migration 0016 was allowed to do
+        "UPDATE audit_log SET sequence = 1, previous_hash = 'a', row_hash = 'b', sealed_at = now() WHERE id = :id",
+        "UPDATE audit_log SET sequence = 1 WHERE id = :id",
         "DELETE FROM audit_log WHERE id = :id",
     ]
-    # An unsealed row cannot be changed, half-sealed or deleted
-    for statement in refused_changes:
-        with pytest.raises(DBAPIError, match="append-only"):
+    # A row cannot be changed or deleted, before or after it is sealed
+    for sealed in (False, True):
+        for statement in refused_changes:
+            with pytest.raises(DBAPIError, match="audit_log is append-only"):
+                async with engine.begin() as connection:
+                    await connection.execute(sa.text(statement), {"id": row.id})
+        if not sealed:
+            assert await seal_until_done(engine) == 2
+    # Nor can a seal
+    for statement in ("UPDATE audit_seals SET seal_hash = 'x'", "DELETE FROM audit_seals"):
+        with pytest.raises(DBAPIError, match="audit_seals is append-only"):
             async with engine.begin() as connection:
-                await connection.execute(sa.text(statement), {"id": unsealed.id})
-    # Once sealed, it cannot be sealed again
-    assert await seal_until_done(engine) == 2
-    with pytest.raises(DBAPIError, match="append-only"):
-        async with engine.begin() as connection:
-            await connection.execute(
-                sa.text("UPDATE audit_log SET sequence = 9, row_hash = 'b', sealed_at = now() WHERE id = :id"),
-                {"id": unsealed.id},
-            )
+                await connection.execute(sa.text(statement))
     # And a row that no sealer could place, unsealed without its transaction's id, is refused at its insert
     with pytest.raises(DBAPIError, match="ck_audit_log_sealable"):
         async with engine.begin() as connection:
@@ -271,8 +304,11 @@ async def test_sqlite_writers_seal_their_own_rows_and_postgresql_leaves_them_to_
     assert written == ([1, 2, 3] if database_kind == "sqlite" else [None, None, None])
     assert await seal_until_done(engine) == (0 if database_kind == "sqlite" else 3)
     rows = await _all_rows(engine)
-    assert [row.sequence for row in rows] == [1, 2, 3] and all(row.sealed_at is not None for row in rows)
+    assert await _sealed_ids(engine) == {row.id for row in rows}
+    # SQLite's rows carry their place in the chain; PostgreSQL's are unchanged and one seal covers them
+    assert [row.sequence for row in rows] == ([1, 2, 3] if database_kind == "sqlite" else [None, None, None])
     assert {row.transaction_id is None for row in rows} == {database_kind == "sqlite"}
+    assert [seal.row_count for seal in await _seals(engine)] == ([] if database_kind == "sqlite" else [3])
 
 
 async def test_verify_reports_the_unsealed_tail_and_the_longest_sealing_delay(
@@ -296,7 +332,11 @@ async def test_verify_reports_the_unsealed_tail_and_the_longest_sealing_delay(
     async with sessions() as db:
         after = await verify_report(db)
     assert (after.broken_at, after.sealed, after.unsealed, after.oldest_unsealed_at) == (None, 3, 0, None)
-    assert after.longest_sealing_delay == max(row.sealed_at - row.occurred_at for row in rows)
+    seals = await _seals(engine)
+    sealed_at = [row.sealed_at if row.sealed_at is not None else _covering_seal(seals, row).sealed_at for row in rows]
+    assert after.longest_sealing_delay == max(
+        moment - row.occurred_at for moment, row in zip(sealed_at, rows, strict=True)
+    )
 
 
 def _gateway(database_url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -352,7 +392,7 @@ async def test_the_server_seals_in_the_background(
 
         # Then they are sealed without anyone running a pass
         async def sealed() -> bool:
-            return all(row.sequence is not None for row in await _all_rows(engine))
+            return len(await _sealed_ids(engine)) == len(await _all_rows(engine))
 
         await _eventually(sealed)
     async with sessions() as db:
@@ -375,7 +415,7 @@ async def test_gateway_audit_seal_follow_seals_as_rows_arrive_until_terminated(
 
         # Then the process seals them
         async def sealed() -> bool:
-            return all(row.sequence is not None for row in await _all_rows(engine))
+            return len(await _sealed_ids(engine)) == len(await _all_rows(engine))
 
         await _eventually(sealed)
     finally:
@@ -385,25 +425,90 @@ async def test_gateway_audit_seal_follow_seals_as_rows_arrive_until_terminated(
     assert returncode == 0
 
 
+async def _digests(engine: AsyncEngine) -> dict[int, bytes]:
+    async with engine.connect() as connection:
+        found = await connection.execute(ROWS_TO_SEAL, {"tx": -1, "id": -1, "limit": 1000})
+        return {row.id: bytes(row.digest) for row in found}
+
+
+async def _forge_seal(engine: AsyncEngine, rows: list[Any], digests: bytes) -> None:
+    # A seal with a right hash and link over the given digests: only what it covers, or their order, is wrong.
+    async with engine.begin() as connection:
+        await connection.execute(
+            AUDIT_SEALS.insert().values(
+                sequence=1,
+                first_transaction_id=rows[0].transaction_id,
+                first_audit_id=rows[0].id,
+                last_transaction_id=rows[-1].transaction_id,
+                last_audit_id=rows[-1].id,
+                row_count=len(rows),
+                previous_hash=GENESIS_HASH,
+                row_digests=digests,
+                seal_hash=hashlib.sha256(bytes.fromhex(GENESIS_HASH) + digests).hexdigest(),
+                sealed_at=max(row.occurred_at for row in rows),
+                oldest_occurred_at=min(row.occurred_at for row in rows),
+            )
+        )
+
+
 @POSTGRESQL_ONLY
 async def test_verify_names_the_first_row_sealed_out_of_transaction_order(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    # Given two committed transactions' rows, sealed by a faulty sealer with the later transaction first: every hash
-    # and link is right, only the order is not
+    # Given two committed transactions' rows, sealed by a faulty sealer with the later transaction first: the hash
+    # and link are right, only the order is not
     await _commit_rows(sessions, writer=1, transaction=1, count=2)
     await _commit_rows(sessions, writer=2, transaction=1, count=2)
-    earlier, later = (await _all_rows(engine))[:2], (await _all_rows(engine))[2:]
-    wrong_order = [dict(row._mapping) for row in later + earlier]
-    seal_values(wrong_order, (0, GENESIS_HASH), utc_now())
-    async with engine.begin() as connection:
-        for row in wrong_order:
-            await connection.execute(
-                sa.update(AUDIT_LOG)
-                .where(AUDIT_LOG.c.id == row["id"])
-                .values({name: row[name] for name in ("sequence", "previous_hash", "row_hash", "sealed_at")})
-            )
+    rows = await _all_rows(engine)
+    digests = await _digests(engine)
+    await _forge_seal(engine, rows, b"".join(digests[row.id] for row in rows[2:] + rows[:2]))
 
     # Then verify names the first row out of order
     async with sessions() as db:
-        assert await verify_chain(db) == earlier[0].id
+        assert await verify_chain(db) == rows[0].id
+
+
+async def _bypass_append_only(engine: AsyncEngine, statement: str, values: dict[str, Any]) -> None:
+    # The database refuses these changes; an attacker with owner rights would first disable that.
+    async with engine.begin() as connection:
+        await connection.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
+        await connection.execute(sa.text(statement), values)
+        await connection.execute(sa.text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
+
+
+@POSTGRESQL_ONLY
+@pytest.mark.parametrize("tampering", ["changed", "removed", "slipped in"])
+async def test_verify_names_the_row_where_a_sealed_run_was_tampered_with(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], tampering: str
+) -> None:
+    # Given six rows of three transactions under two seals, verified
+    for writer in (1, 2, 3):
+        await _commit_rows(sessions, writer=writer, transaction=1, count=2)
+        if writer == 2:
+            await seal_until_done(engine)
+    assert await seal_until_done(engine) == 2
+    rows = await _all_rows(engine)
+    async with sessions() as db:
+        assert (await verify_report(db)).seals == 2 and await verify_chain(db) is None
+
+    # When one of them is changed or removed behind the application's back, or a row is added inside a sealed run
+    target = rows[2]
+    if tampering == "changed":
+        await _bypass_append_only(engine, "UPDATE audit_log SET purpose = 'x' WHERE id = :id", {"id": target.id})
+        named = target.id
+    elif tampering == "removed":
+        await _bypass_append_only(engine, "DELETE FROM audit_log WHERE id = :id", {"id": target.id})
+        named = rows[3].id  # the row now in its place
+    else:
+        await _bypass_append_only(
+            engine,
+            "INSERT INTO audit_log (id, occurred_at, category, action, purpose, actor, subject_ids, "
+            "safeguarding_override, transaction_id) "
+            "VALUES (:id, now(), 'consultation', 'x', 'x', 'x', '{}', false, :tx)",
+            {"id": 100000, "tx": target.transaction_id},
+        )
+        named = 100000  # it sorts after its transaction's rows, among rows already sealed
+
+    # Then verify names it
+    async with sessions() as db:
+        assert await verify_chain(db) == named
