@@ -35,3 +35,30 @@ async def with_session(settings: Settings, work: Callable[[AsyncSession], Awaita
             return await work(db)
     finally:
         await engine.dispose()
+
+
+def in_transaction(
+    work: Callable[[AsyncSession, Settings], Awaitable[T]],
+    *,
+    refusals: type[Exception],
+    describe: Callable[[Any], str] = str,
+) -> T:
+    """Run one change in one transaction on its own engine; a refusal is a clear CLI error and changes nothing.
+
+    `refusals` is the domain's refusal type and `describe` how it is worded for the operator (never a value they
+    typed, since the domain's messages never repeat one).
+    """
+    settings = command_settings()
+
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_session_factory(engine)() as db, db.begin():
+                return await work(db, settings)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except refusals as refusal:
+        raise click.ClickException(describe(refusal)) from None

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
 import click
 
-from gateway.console import command_settings
-from gateway.db import AsyncSession, create_engine, create_session_factory
+from gateway.console import in_transaction
+from gateway.db import AsyncSession
 from gateway.graphql import trusted
 from gateway.graphql.surface import MAX_TOKENS
 from gateway.graphql.trusted_models import MAX_DOCUMENT_BYTES
@@ -21,21 +20,9 @@ T = TypeVar("T")
 
 
 def _in_transaction(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
-    """Run one change in one transaction; a refusal is a CLI error with its code, and nothing is changed."""
-    settings = command_settings()
-
-    async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_session_factory(engine)() as db, db.begin():
-                return await work(db, settings)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except trusted.DocumentRefused as refused:
-        raise click.ClickException(f"{refused.code}: {refused.message}") from refused
+    return in_transaction(
+        work, refusals=trusted.DocumentRefused, describe=lambda refused: f"{refused.code}: {refused.message}"
+    )
 
 
 def _rules(settings: Settings) -> trusted.DocumentRules:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -14,29 +13,15 @@ import click
 from gateway.auth import service
 from gateway.auth.keys import rotate_signing_key
 from gateway.auth.principal import Role, Scope
-from gateway.console import command_settings
-from gateway.db import AsyncSession, create_engine, create_session_factory
+from gateway.console import in_transaction
+from gateway.db import AsyncSession
 from gateway.settings import Settings
 
 T = TypeVar("T")
 
 
 def _in_transaction(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
-    """Run one administrative change in one transaction; refusals become a clear CLI error."""
-    settings = command_settings()
-
-    async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_session_factory(engine)() as db, db.begin():
-                return await work(db, settings)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except service.AuthAdminError as error:
-        raise click.ClickException(str(error)) from error
+    return in_transaction(work, refusals=service.AuthAdminError, describe=str)
 
 
 @click.group()

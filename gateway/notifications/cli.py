@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import click
 
-from gateway.console import command_settings
-from gateway.db import AsyncSession, create_engine, create_session_factory
+from gateway.console import in_transaction
+from gateway.db import AsyncSession
 from gateway.errors import DomainError
 from gateway.events.models import EventType
 from gateway.notifications import registration
@@ -25,21 +24,9 @@ EVENT_CHOICE = click.Choice([member.value for member in EventType])
 
 
 def _in_transaction(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
-    """Run one change in one transaction; a refusal is a clear CLI error and changes nothing."""
-    settings = command_settings()
-
-    async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_session_factory(engine)() as db, db.begin():
-                return await work(db, settings)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except DomainError as refusal:
-        raise click.ClickException(f"{refusal.message} ({refusal.code.value})") from None
+    return in_transaction(
+        work, refusals=DomainError, describe=lambda refusal: f"{refusal.message} ({refusal.code.value})"
+    )
 
 
 def _describe(endpoint: NotificationEndpoint) -> str:
