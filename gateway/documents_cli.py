@@ -10,7 +10,7 @@ import click
 
 from gateway.console import in_transaction
 from gateway.db import AsyncSession
-from gateway.graphql import trusted
+from gateway.graphql import trusted, trusted_registry
 from gateway.graphql.surface import MAX_TOKENS
 from gateway.graphql.trusted_models import MAX_DOCUMENT_BYTES
 from gateway.schema import build_schema
@@ -63,17 +63,17 @@ def register(files: tuple[Path, ...], client_id: str | None, name: str | None, m
     if not files and manifest is None:
         raise click.UsageError("give one or more FILEs, or --manifest FILE")
     submissions = [
-        trusted.Submission(text=_read_text(path, position), name=name or None)
+        trusted_registry.Submission(text=_read_text(path, position), name=name or None)
         for position, path in enumerate(files, start=1)
     ]
     if manifest is not None:
         try:
-            listed = trusted.manifest_from_json(_read_text(manifest, len(files) + 1))
+            listed = trusted_registry.manifest_from_json(_read_text(manifest, len(files) + 1))
         except trusted.DocumentRefused as refused:
             raise click.ClickException(f"{refused.code}: {refused.message}") from refused
-        submissions += [trusted.Submission(s.text, name or s.name, s.expected_id) for s in listed]
+        submissions += [trusted_registry.Submission(s.text, name or s.name, s.expected_id) for s in listed]
     rows = _in_transaction(
-        lambda db, settings: trusted.register_documents(
+        lambda db, settings: trusted_registry.register_documents(
             db=db, rules=_rules(settings), submissions=submissions, client_id=client_id
         )
     )
@@ -84,7 +84,7 @@ def register(files: tuple[Path, ...], client_id: str | None, name: str | None, m
 @documents.command("list")
 def list_documents() -> None:
     """List every registered document: id, client (`*`: any), live or revoked, when registered, name."""
-    rows = _in_transaction(lambda db, _: trusted.list_documents(db=db))
+    rows = _in_transaction(lambda db, _: trusted_registry.list_documents(db=db))
     for row in rows:
         state = "live" if row.revoked_at is None else "revoked"
         click.echo(
@@ -97,5 +97,5 @@ def list_documents() -> None:
 @click.argument("document_id")
 def revoke(document_id: str) -> None:
     """Revoke a document: running servers refuse it within GATEWAY_TRUSTED_DOCUMENTS_REFRESH_SECONDS."""
-    row = _in_transaction(lambda db, _: trusted.revoke_document(db=db, document_id=document_id))
+    row = _in_transaction(lambda db, _: trusted_registry.revoke_document(db=db, document_id=document_id))
     click.echo(f"revoked {trusted.PREFIX}{row.id}")

@@ -18,19 +18,19 @@ administrator registers documents (`gateway documents register`), so a known id 
 - A document registered for one OAuth client is, to every other caller, a document that does not exist.
 
 Start-up hooks (`add_start_up_hook`) see every document as it is loaded, for a query compiler to prepare its plan.
+Registering, listing and revoking (what `gateway documents` calls) are in gateway/graphql/trusted_registry.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import math
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cached_property
@@ -57,12 +57,10 @@ from strawberry.http import GraphQLRequestData
 from strawberry.schema.base import BaseSchema
 from strawberry.types import ExecutionContext
 
-from gateway.auth.models import OAuthClient
-from gateway.clock import utc_now
 from gateway.db import AsyncSession
 from gateway.graphql.limits import BudgetExceeded, limit_errors
 from gateway.graphql.messages import error_code
-from gateway.graphql.trusted_models import MAX_DOCUMENT_BYTES, MAX_NAME_LENGTH, TrustedDocumentRow
+from gateway.graphql.trusted_models import MAX_DOCUMENT_BYTES, TrustedDocumentRow
 from gateway.graphql.validation import (
     VALIDATION_BUDGET_SECONDS,
     DocumentChecks,
@@ -75,7 +73,7 @@ from gateway.settings import Settings
 log = logging.getLogger("gateway.graphql.trusted")
 
 PREFIX = "sha256:"
-_HEX = re.compile(r"[0-9a-f]{64}")
+HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 # How many parsed documents one registry keeps; more are parsed again when next asked for (and their hooks rerun).
 MAX_LOADED = 1000
 # Ids asked for and not registered, remembered so a stream of unknown ids costs one lookup each per refresh period.
@@ -156,7 +154,7 @@ def parse_document_id(value: object) -> str:
     """The hex of a `sha256:<64 lower-case hex>` id; anything else is `bad-request`."""
     if isinstance(value, str) and len(value) == len(PREFIX) + 64 and value.startswith(PREFIX):
         hex_id = value.removeprefix(PREFIX)
-        if _HEX.fullmatch(hex_id):
+        if HEX_DIGEST.fullmatch(hex_id):
             return hex_id
     raise DocumentRefused(BAD_REQUEST, "A `documentId` is `sha256:` followed by 64 lower-case hexadecimal digits.")
 
@@ -215,112 +213,6 @@ def _refusal(error: GraphQLError) -> DocumentRefused:
         first = error.locations[0]
         message = f"{message.removesuffix('.')} (line {first.line}, column {first.column})."
     return DocumentRefused(code if code in _MESSAGES else VALIDATION, message)
-
-
-# -- registering, listing, revoking ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Submission:
-    """A document to register: its text, a name, and the id the submitter computed, when they gave one."""
-
-    text: str
-    name: str | None = None
-    expected_id: str | None = None
-
-
-async def register_documents(
-    *, db: AsyncSession, rules: DocumentRules, submissions: Sequence[Submission], client_id: str | None = None
-) -> list[TrustedDocumentRow]:
-    """Register every document or none: each must pass the /graphql checks; registering a live one again is a no-op,
-    and a revoked one comes back with the new client and name."""
-    if client_id is not None and await _client_pk(db, client_id) is None:
-        raise DocumentRefused(CLIENT_NOT_FOUND)
-    checked: dict[str, tuple[Submission, DocumentNode]] = {}
-    for submission in submissions:
-        hex_id = document_hash(submission.text)
-        if submission.expected_id is not None and submission.expected_id != hex_id:
-            raise DocumentRefused(ID_MISMATCH)
-        if submission.name is not None and len(submission.name) > MAX_NAME_LENGTH:
-            raise DocumentRefused(VALIDATION, f"A trusted document's name is at most {MAX_NAME_LENGTH} characters.")
-        checked.setdefault(hex_id, (submission, rules.check(submission.text)))
-    registered = []
-    for hex_id, (submission, document) in checked.items():
-        name = submission.name or _operation_names(document) or "anonymous"
-        row = await db.get(TrustedDocumentRow, hex_id)
-        if row is None:
-            row = TrustedDocumentRow(id=hex_id, document=submission.text, client_id=client_id, name=name)
-            db.add(row)
-        elif row.revoked_at is not None:
-            row.client_id, row.name, row.registered_at, row.revoked_at = client_id, name, utc_now(), None
-            db.add(row)
-        elif row.client_id != client_id:
-            raise DocumentRefused(CLIENT_CONFLICT)
-        registered.append(row)
-    await db.flush()
-    return registered
-
-
-def manifest_submissions(manifest: object) -> list[Submission]:
-    """The documents of a manifest: a JSON object of id to text (as persisted-operation tools emit, with or without
-    the `sha256:` prefix), or Apollo's persisted-query manifest (`operations` with `id`, `name`, `body`)."""
-    if isinstance(manifest, dict) and manifest.get("format") == "apollo-persisted-query-manifest":
-        operations = manifest.get("operations")
-        if not isinstance(operations, list):
-            raise DocumentRefused(BAD_REQUEST, "The manifest's `operations` must be a list.")
-        pairs: Iterable[tuple[object, object, object]] = (
-            (item.get("id"), item.get("body"), item.get("name")) if isinstance(item, dict) else (None, None, None)
-            for item in operations
-        )
-    elif isinstance(manifest, dict):
-        pairs = ((key, value, None) for key, value in manifest.items())
-    else:
-        raise DocumentRefused(BAD_REQUEST, "A manifest is a JSON object of document ids to documents.")
-    submissions = []
-    for key, text, name in pairs:
-        if not isinstance(key, str) or not isinstance(text, str) or not isinstance(name, str | None):
-            raise DocumentRefused(BAD_REQUEST, "Every manifest entry needs a text id and a text document.")
-        hex_id = key.removeprefix(PREFIX) if _HEX.fullmatch(key.removeprefix(PREFIX)) else None
-        if hex_id is None:
-            raise DocumentRefused(
-                BAD_REQUEST, "A manifest's ids are SHA-256 hex digests, optionally `sha256:`-prefixed."
-            )
-        submissions.append(Submission(text=text, name=name, expected_id=hex_id))
-    return submissions
-
-
-async def list_documents(*, db: AsyncSession) -> list[TrustedDocumentRow]:
-    """Every registered document, live and revoked, oldest first."""
-    found = await db.exec(
-        select(TrustedDocumentRow).order_by(col(TrustedDocumentRow.registered_at), col(TrustedDocumentRow.id))
-    )
-    return list(found.all())
-
-
-async def revoke_document(*, db: AsyncSession, document_id: str) -> TrustedDocumentRow:
-    """Stop a document being run: requests naming it are refused once each server has refreshed (idempotent)."""
-    row = await db.get(TrustedDocumentRow, parse_document_id(document_id))
-    if row is None:
-        raise DocumentRefused(NOT_FOUND, "No trusted document has that id.")
-    if row.revoked_at is None:
-        row.revoked_at = utc_now()
-        db.add(row)
-        await db.flush()
-    return row
-
-
-async def _client_pk(db: AsyncSession, client_id: str) -> int | None:
-    found = await db.exec(select(OAuthClient.id).where(OAuthClient.client_id == client_id))
-    return found.first()
-
-
-def _operation_names(document: DocumentNode) -> str:
-    names = [
-        definition.name.value
-        for definition in document.definitions
-        if isinstance(definition, OperationDefinitionNode) and definition.name is not None
-    ]
-    return ", ".join(names)[:MAX_NAME_LENGTH]
 
 
 # -- hooks ---------------------------------------------------------------------------------------------------------
@@ -607,7 +499,7 @@ def _named_id(document_id: object, extensions: dict[str, Any] | None) -> str | N
     if persisted is None:
         return named
     digest = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
-    if not isinstance(digest, str) or not _HEX.fullmatch(digest) or persisted.get("version", 1) != 1:
+    if not isinstance(digest, str) or not HEX_DIGEST.fullmatch(digest) or persisted.get("version", 1) != 1:
         raise DocumentRefused(
             BAD_REQUEST, "`extensions.persistedQuery` needs `version` 1 and a lower-case hex `sha256Hash`."
         )
@@ -667,11 +559,3 @@ class TrustedSurfaceValidation(SurfaceValidation):
             return
         self.execution_context.pre_execution_errors = variable_errors(self.execution_context.variables)
         yield
-
-
-def manifest_from_json(text: str) -> list[Submission]:
-    """The submissions of a manifest file's text."""
-    try:
-        return manifest_submissions(json.loads(text))
-    except json.JSONDecodeError:
-        raise DocumentRefused(BAD_REQUEST, "The manifest is not JSON.") from None

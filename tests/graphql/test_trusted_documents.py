@@ -31,10 +31,11 @@ from starlette.routing import Route
 from gateway.app import create_app
 from gateway.audit.models import AuditEntry
 from gateway.db import create_engine, create_session_factory
-from gateway.graphql import trusted, validation
+from gateway.graphql import trusted, trusted_registry, validation
 from gateway.graphql.surface import MAX_TOKENS
-from gateway.graphql.trusted import DocumentRefused, DocumentRules, Submission
+from gateway.graphql.trusted import DocumentRefused, DocumentRules
 from gateway.graphql.trusted_models import MAX_DOCUMENT_BYTES, TrustedDocumentRow
+from gateway.graphql.trusted_registry import Submission
 from gateway.graphql.view import GatewayGraphQL
 from gateway.referrals.models import Referral
 from gateway.schema import build_schema
@@ -82,7 +83,7 @@ async def register(database_url: str, *texts: str, client_id: str | None = None)
     engine = create_engine(database_url)
     try:
         async with create_session_factory(engine)() as db, db.begin():
-            rows = await trusted.register_documents(
+            rows = await trusted_registry.register_documents(
                 db=db, rules=rules(), submissions=[Submission(text) for text in texts], client_id=client_id
             )
     finally:
@@ -94,7 +95,7 @@ async def revoke(database_url: str, document: str) -> None:
     engine = create_engine(database_url)
     try:
         async with create_session_factory(engine)() as db, db.begin():
-            await trusted.revoke_document(db=db, document_id=document)
+            await trusted_registry.revoke_document(db=db, document_id=document)
     finally:
         await engine.dispose()
 
