@@ -25,7 +25,7 @@ from gateway.health import healthz, http_error, readyz, server_error
 from gateway.logs import configure_logging
 from gateway.middleware import BodySizeLimitMiddleware, RequestBodyTimeoutMiddleware, RequestContextMiddleware
 from gateway.notifications.dispatcher import background_dispatcher
-from gateway.referrals.compiled_inbox import compile_inbox
+from gateway.referrals.compiled import compile_hub, compile_inbox
 from gateway.referrals.http import SCHEMA_PATH, SelfReferralEndpoint, serve_self_referral_schema
 from gateway.restorative_justice.http import FEED_PATH, CalendarFeedEndpoint
 from gateway.schema import build_schema
@@ -59,7 +59,7 @@ def create_app(settings: Settings) -> Starlette:
     oauth.login_policy = SIGN_IN_POLICY
     schema = build_schema(production=not settings.is_development, fast_execution=settings.fast_execution)
     compiled = (
-        CompiledReads(schema._schema, [compile_inbox], database_url=settings.database_url)
+        CompiledReads(schema._schema, [compile_inbox, compile_hub], database_url=settings.database_url)
         if settings.compiled_reads and not is_sqlite(settings.database_url)
         else None
     )

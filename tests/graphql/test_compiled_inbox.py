@@ -29,17 +29,18 @@ from gateway.auth import service as auth
 from gateway.db import create_engine, create_session_factory
 from gateway.graphql.compiled import CompiledReads
 from gateway.graphql.pagination import encode_cursor
-from gateway.referrals.compiled_inbox import (
-    ATTEMPT_LEAVES,
+from gateway.referrals.compiled.common import TASK_LEAVES
+from gateway.referrals.compiled.provider import ATTEMPT_LEAVES
+from gateway.referrals.compiled.provider_victim import (
     CONSENT_LEAVES,
     GUARDIAN_LEAVES,
     PRIORITY_LEAVES,
     SAFE_CONTACT_LEAVES,
-    TASK_LEAVES,
     VICTIM_LEAVES,
 )
 from gateway.referrals.models import TaskStatus
 from gateway.settings import Settings
+from tests.graphql.compiled_hub_world import person_token
 from tests.graphql.test_trusted_documents import register
 from tests.support.api import (
     CREATE_REFERRAL,
@@ -442,6 +443,42 @@ async def test_a_refused_token_is_refused_on_the_very_next_compiled_read(
     # The resolver path gives the same refusal.
     refused = await _ask(paths.resolvers, paths.tokens["cpn"], INBOX, {})
     assert (refused.status_code, refused.json()) == (status, body)
+
+
+@pytest.mark.parametrize(
+    "withdraw",
+    [
+        "UPDATE users SET roles = '[\"commissioner-analyst\"]' WHERE email = 'caseworker@cpn.test'",
+        "UPDATE users SET active = false WHERE email = 'caseworker@cpn.test'",
+    ],
+)
+async def test_a_caseworker_whose_role_goes_gets_no_data_on_the_very_next_compiled_read(
+    paths: Paths, withdraw: str
+) -> None:
+    # Given a provider's caseworker signed in (a person's token, not a client's) whose inbox the compiled path read
+    token = await person_token(
+        paths.compiled,
+        paths.settings,
+        email="caseworker@cpn.test",
+        roles=["provider-caseworker"],
+        scope="tasks:read",
+        organisation="cpn",
+    )
+    status, compiled, body = await _inbox_status(paths, token)
+    assert (status, compiled) == (200, 1) and body["data"]["inbox"]["items"]
+    before, _ = await _disclosures(paths.settings, 0)
+
+    # When their role is taken away (or they are deactivated) after the token was issued
+    await _sql(paths.settings, withdraw)
+
+    # Then the very next read shows nothing: the compiled statement does not answer it, the resolvers refuse it,
+    # and no disclosure is logged
+    status, compiled, body = await _inbox_status(paths, token)
+    assert compiled == 0 and (body.get("data") or {}).get("inbox") is None and "Alex" not in orjson.dumps(body).decode()
+    after, disclosed = await _disclosures(paths.settings, before)
+    assert after == before and not disclosed
+    refused = await _ask(paths.resolvers, token, INBOX, {})
+    assert (refused.status_code, _canonical(refused.json())) == (status, _canonical(body))
 
 
 async def test_a_registered_document_is_compiled_at_start_up_and_run_by_its_id(

@@ -65,9 +65,10 @@ async def test_every_graphql_error_carries_a_code(gateway: Gateway, monkeypatch:
     async def broken(**_: object) -> None:
         raise ValueError("boom")
 
-    # The Hub's referrals: on PostgreSQL the provider's reads are compiled, and never call the service functions.
+    # Through the resolvers on both databases: on PostgreSQL plain `referrals` documents are compiled into one
+    # statement and never call the service function; an inline fragment is left to the resolvers.
     monkeypatch.setattr(referral_service, "list_referrals", broken)
-    found["unexpected"] = codes(await gateway.gql("hub", "{ referrals { items { id } } }"))
+    found["unexpected"] = codes(await gateway.gql("hub", "{ referrals { ... on ReferralPage { items { id } } } }"))
 
     expected = {name: [code] for name, (*_, code) in cases.items()}
     assert {name: codes_[:1] for name, codes_ in found.items()} == {**expected, "unexpected": ["internal"]}

@@ -47,7 +47,7 @@ class CompiledRequest(Protocol):
 
 class CompiledOperation(Protocol):
     """One document's operation as one statement: the domain that owns the rules builds it (e.g.
-    gateway/referrals/compiled_inbox.py), and this module runs it."""
+    gateway/referrals/compiled/), and this module runs it."""
 
     @property
     def sql(self) -> str: ...

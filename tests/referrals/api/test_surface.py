@@ -153,11 +153,12 @@ async def test_an_unexpected_error_is_masked_and_logged_without_its_text(
     async def broken(**_: object) -> None:
         raise ValueError("victim Jane Doe, 07700900123, 1 Secret Lane")
 
-    # The Hub's referrals: on PostgreSQL the provider's reads are compiled, and never call the service functions.
+    # Through the resolvers on both databases: on PostgreSQL plain `referrals` documents are compiled into one
+    # statement and never call the service function; an inline fragment is left to the resolvers.
     monkeypatch.setattr(referral_service, "list_referrals", broken)
     caplog.set_level(logging.INFO)
 
-    body = await gateway.gql("hub", "{ referrals { items { id } } }")
+    body = await gateway.gql("hub", "{ referrals { ... on ReferralPage { items { id } } } }")
 
     assert body["errors"][0]["message"] == "Unexpected error."
     assert "Jane" not in json.dumps(body)
