@@ -44,6 +44,15 @@ class AuditEntry(SQLModel, table=True):
     # The sealer reads the rows left to seal in chain order, (transaction_id, id) after the last seal: rows without
     # a sequence are those the seals cover.
     __table_args__ = (
+        # Unique so the chain can never fork; partial because PostgreSQL's rows never carry a sequence, and an entry
+        # for each of them would be one more index insertion per audited row for nothing.
+        sa.Index(
+            "uq_audit_log_sequence",
+            "sequence",
+            unique=True,
+            sqlite_where=sa.text("sequence IS NOT NULL"),
+            postgresql_where=sa.text("sequence IS NOT NULL"),
+        ),
         sa.Index(
             "ix_audit_log_unsealed",
             "transaction_id",
@@ -54,8 +63,8 @@ class AuditEntry(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    # A gap-free position in the chain, null until sealed; unique so the chain can never fork.
-    sequence: int | None = Field(default=None, nullable=True, sa_column_kwargs={"unique": True})
+    # A gap-free position in the chain where rows are chained one by one (SQLite); null on PostgreSQL.
+    sequence: int | None = Field(default=None, nullable=True)
     occurred_at: datetime = Field(default_factory=utc_now, sa_type=UTC_DATETIME, nullable=False)
     category: str = Field(max_length=20, nullable=False)
     action: str = Field(max_length=64, nullable=False)

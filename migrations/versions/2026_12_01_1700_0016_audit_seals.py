@@ -4,6 +4,8 @@ Each `audit_seals` row covers a batch of audit rows in (transaction_id, id) orde
 seal before it. Sealing used to UPDATE every audit row (a new version of the row and of each of its index entries,
 about 0.7 ms of PostgreSQL time for a 50-row page); now it inserts one row a batch. On PostgreSQL the append-only
 trigger goes back to refusing every change to an audit row, and the same is set on the seals, on both databases.
+The sequence's unique constraint becomes a partial unique index (sequence IS NOT NULL): PostgreSQL's rows have none,
+and indexing their nulls cost an index insertion per audited row.
 Rows already sealed one by one keep their sequence and hashes, and the first seal continues from the last of them.
 
 Revision ID: 0016_audit_seals
@@ -53,6 +55,26 @@ SQLITE_SEALS_APPEND_ONLY = (
     BEGIN SELECT RAISE(ABORT, 'audit_seals is append-only'); END
     """,
 )
+SQLITE_LOG_APPEND_ONLY = (
+    """
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END
+    """,
+    """
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END
+    """,
+)
+
+
+def _sqlite_log_triggers(create: bool) -> None:
+    op.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+    op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
+    if create:
+        for statement in SQLITE_LOG_APPEND_ONLY:
+            op.execute(statement)
+
+
 # Migration 0013's rule, put back on downgrade: a row may change once, from unsealed to sealed.
 _UNCHANGING = (
     "id",
@@ -91,7 +113,32 @@ POSTGRESQL_SEAL_ONCE = f"""
 """
 
 
+SEQUENCE_SET = sa.text("sequence IS NOT NULL")
+
+
+def _sequence_unique(partial: bool) -> None:
+    # The constraint becomes a partial unique index: rows without a sequence (all of PostgreSQL's now) stay out of it.
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        if partial:
+            batch_op.drop_constraint("uq_audit_log_sequence", type_="unique")
+            batch_op.create_index(
+                "uq_audit_log_sequence",
+                ["sequence"],
+                unique=True,
+                sqlite_where=SEQUENCE_SET,
+                postgresql_where=SEQUENCE_SET,
+            )
+        else:
+            batch_op.drop_index("uq_audit_log_sequence")
+            batch_op.create_unique_constraint("uq_audit_log_sequence", ["sequence"])
+
+
 def upgrade() -> None:
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    if not postgresql:
+        # Rebuilding the table in batch mode drops SQLite's triggers; they are made again below, as in 0013.
+        _sqlite_log_triggers(create=False)
+    _sequence_unique(partial=True)
     op.create_table(
         "audit_seals",
         sa.Column("sequence", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -107,19 +154,26 @@ def upgrade() -> None:
         sa.Column("oldest_occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("sequence", name=op.f("pk_audit_seals")),
     )
-    if op.get_bind().dialect.name == "postgresql":
+    if postgresql:
         for statement in POSTGRESQL_SEALS_APPEND_ONLY:
             op.execute(statement)
         op.execute(POSTGRESQL_APPEND_ONLY)
     else:
+        _sqlite_log_triggers(create=True)
         for statement in SQLITE_SEALS_APPEND_ONLY:
             op.execute(statement)
 
 
 def downgrade() -> None:
     # Rows covered by seals lose their seals: run migration 0013's sealer (`gateway audit seal`) after downgrading.
-    if op.get_bind().dialect.name == "postgresql":
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    if postgresql:
         op.execute(POSTGRESQL_SEAL_ONCE)
         op.execute("DROP TRIGGER IF EXISTS audit_seals_append_only ON audit_seals")
         op.execute("DROP FUNCTION IF EXISTS audit_seals_append_only()")
     op.drop_table("audit_seals")
+    if not postgresql:
+        _sqlite_log_triggers(create=False)
+    _sequence_unique(partial=False)
+    if not postgresql:
+        _sqlite_log_triggers(create=True)
