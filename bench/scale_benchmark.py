@@ -11,9 +11,10 @@ sealer runs inside the serving processes, as `gateway serve` runs it). Two measu
   runs, a sampler reads `pg_stat_activity` every 50 ms and counts backends waiting on a lock (`wait_event_type =
   'Lock'`), by wait event, and `pg_locks` for advisory locks: a shared lock would show there.
 - **createReferral**: a Hub machine client sends createReferral (victim, case, consent to two providers, so two
-  tasks; audit rows and outbox events) with a fresh idempotency key each time, from 16 connections over 2 workers;
-  every answer must be a ReferralPayload. Afterwards it waits for the sealer to seal the tail and reports the
-  longest sealing delay and the rows written.
+  draft tasks; its audit row; drafts write no outbox event until sent, which the count shows) with a fresh
+  idempotency key each time, from 16 connections over 2 workers; every answer must be a ReferralPayload.
+  Afterwards it waits for the sealer to cover the tail with seals (audit_seals) and reports the longest sealing
+  delay and the rows written.
 
 Results are printed and written to bench/results/scale-*.json.
 """
@@ -214,25 +215,32 @@ async def _hub_client(url: str) -> tuple[str, str]:
     return created.client.client_id, created.secret
 
 
+# Unsealed: not chained one by one (`sequence`) and past the last seal's (transaction id, audit id), where the
+# sealer (migration 0016) covers rows by insert-only batch seals in audit_seals.
+UNSEALED_SQL = """
+SELECT count(*) FROM audit_log
+WHERE sequence IS NULL AND (transaction_id, id) > (
+    COALESCE((SELECT last_transaction_id FROM audit_seals ORDER BY sequence DESC LIMIT 1), 0),
+    COALESCE((SELECT last_audit_id FROM audit_seals ORDER BY sequence DESC LIMIT 1), 0))
+"""
+
+
 async def _sealing(dsn: str) -> dict[str, Any]:
     """Waits (at most 60 s) for the sealer to seal every row, then the longest sealing delay and the row counts."""
     connection = await asyncpg.connect(dsn)
     try:
         for _ in range(600):
-            if not await connection.fetchval("SELECT count(*) FROM audit_log WHERE sequence IS NULL"):
+            if not await connection.fetchval(UNSEALED_SQL):
                 break
             await asyncio.sleep(0.1)
         row = await connection.fetchrow(
-            "SELECT count(*) AS rows, count(*) FILTER (WHERE sequence IS NULL) AS unsealed,"
-            " extract(epoch FROM max(sealed_at - occurred_at)) AS longest_delay_s FROM audit_log"
+            "SELECT (SELECT count(*) FROM audit_log) AS rows, (SELECT count(*) FROM audit_seals) AS seals,"
+            " (SELECT extract(epoch FROM max(sealed_at - oldest_occurred_at)) FROM audit_seals) AS longest_delay_s"
         )
         referrals = await connection.fetchval("SELECT count(*) FROM referrals")
-        events = (
-            await connection.fetchval("SELECT count(*) FROM outbox_events")
-            if await connection.fetchval("SELECT to_regclass('outbox_events') IS NOT NULL")
-            else None
-        )
-        return {**dict(row), "referrals": referrals, "outbox_events": events}
+        events = await connection.fetchval("SELECT count(*) FROM outbox_events")
+        unsealed = await connection.fetchval(UNSEALED_SQL)
+        return {**dict(row), "unsealed": unsealed, "referrals": referrals, "outbox_events": events}
     finally:
         await connection.close()
 

@@ -6,10 +6,11 @@ record is seen either in a flush (objects added, changed or deleted) or as an UP
 the session (the compare-and-set transitions, consent withdrawal). Before the change, the tasks it may touch are
 locked (SELECT ... FOR UPDATE, in id order) and, the first time the transaction touches each, what it contributes
 is read: a dict cell -> count worked out in Python by `contribution`, from the task, its victim's answers, its
-consent and its outcome record. At commit the transaction's tasks are read once more and the difference is added
-to the rollup by one upsert, `count = count + delta`, in key order: two transactions moving the same cell both land,
-the task locks mean each "before" is what the last writer committed, and the rollup's shared rows are locked only
-while committing, so writers to one provider's quarter do not queue behind each other's whole transactions.
+consent and its outcome record. At commit the transaction's tasks are read once more (all but new ones written
+without any date, such as a new draft, which count nowhere) and the difference is added to the rollup by one
+upsert, `count = count + delta`, in key order: two transactions moving the same cell both land, the task locks
+mean each "before" is what the last writer committed, and the rollup's shared rows are locked only while
+committing, so writers to one provider's quarter do not queue behind each other's whole transactions.
 
 Retention erasure writes through the connection, not the session, so it is not seen here: it keeps every field
 these counts read (status, provider, dates, consent link and statistics consent, outcome records, equality answers
@@ -354,6 +355,18 @@ def do_orm_execute(state: ORMExecuteState) -> None:
         _touch(state.session.connection(), _touched(state.session), where)
 
 
+_DATES = ("requested_at", "accepted_at", "closed_at", "first_contact_at")
+
+
+def _written_without_dates(task: ReferralTask) -> bool:
+    """Whether a task new in this transaction is known, without reading it, to contribute nothing: every count
+    needs one of its dates. Its row is what the insert wrote (a later change through the session puts it among
+    the touched tasks, which are read whatever this says), as loaded on the object; an attribute not loaded there
+    (expired, say) is not known, and the row is read."""
+    loaded = sa.inspect(task).dict
+    return all(name in loaded and loaded[name] is None for name in _DATES)
+
+
 def before_commit(session: Session) -> None:
     """Add what the transaction's tasks contribute now, less what they did before it, to the rollup: at the end,
     so the rollup's rows (which every writer to a provider's quarter shares) are locked only while committing."""
@@ -362,7 +375,10 @@ def before_commit(session: Session) -> None:
     touched = session.info.pop(_PENDING, None)
     if touched is None:
         return
-    ids = sorted(touched.ids | {t.id for t in touched.new_tasks if t.id is not None})
+    new_ids = {t.id for t in touched.new_tasks if t.id is not None and not _written_without_dates(t)}
+    ids = sorted(touched.ids | new_ids)
+    if not ids:
+        return
     connection = session.connection()
     apply_delta(connection, _difference(contributions(connection, ids), touched.before))
 

@@ -362,3 +362,30 @@ async def test_a_change_left_unflushed_is_counted_at_commit_and_a_rolled_back_on
     assert corrected == {"male": 1}
     assert await sexes() == corrected
     await assert_rollup_is_recomputation(db)
+
+
+async def test_a_draft_made_and_changed_by_a_statement_in_one_transaction_is_counted(
+    db: AsyncSession, world: World, clock: Clock
+) -> None:
+    # Given a referral's new draft, in the transaction that created it (the rollup skips reading a new draft that
+    # has no dates, unless something changed it after its insert)
+    clock.now = YEAR_START + timedelta(days=3)
+    _, [draft] = await make_referral(db, world, providers=("cpn",), consents=[consent_for("cpn", given_at=clock.now)])
+    assert draft.id is not None and draft.requested_at is None
+
+    # When a statement the session runs, which leaves the loaded object as it was, sends it before the commit
+    await db.exec(
+        sa.update(ReferralTask)
+        .where(col(ReferralTask.id) == draft.id)
+        .values(status=TaskStatus.REQUESTED.value, requested_at=clock.now)
+        .execution_options(synchronize_session=False)
+    )
+    assert draft.requested_at is None
+    await db.commit()
+
+    # Then the rollup counts it as received, as the recomputation does
+    quarters = [quarter_containing(clock.now)]
+    cells, _ = await count_cells(db=db, quarters=quarters)
+    received = {c: n for c, n in cells.items() if c.metric == Metric.RECEIVED.value}
+    assert list(received.values()) == [1]
+    await assert_rollup_is_recomputation(db)

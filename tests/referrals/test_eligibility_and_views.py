@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import update
+from sqlmodel import col, select
 
 from gateway.db import AsyncSession
-from gateway.errors import NotEligible
-from gateway.referrals.models import ReferralTask
+from gateway.errors import DomainError, NotEligible
+from gateway.organisations.models import Organisation
+from gateway.referrals.models import Referral, ReferralTask
 from gateway.referrals.service import VIEW_ATTRIBUTES, CaseInput, get_victim_view_for_task, send_task
 from gateway.victims.models import Victim
 from gateway.victims.service import GuardianInput, VictimInput
@@ -20,6 +22,7 @@ from tests.support.domain import (
     adult_victim,
     case_input,
     child_victim,
+    consent_for,
     key,
     make_referral,
     make_sent_task,
@@ -112,3 +115,33 @@ async def test_eligibility_is_checked_again_when_the_task_is_sent(db: AsyncSessi
         await send_task(db=db, actor=world.coordinator, task_id=task.id, expected_version=1, idempotency_key=key())
     await db.refresh(task)
     assert isinstance(task, ReferralTask) and task.status == "draft"
+
+
+async def test_a_referral_naming_no_active_provider_is_refused_at_the_first_in_order_and_writes_nothing(
+    db: AsyncSession, world: World
+) -> None:
+    # Given the RJ hub's organisation deactivated (the providers' organisations are read in one query)
+    await db.exec(update(Organisation).where(col(Organisation.slug) == "rj-hub").values(active=False))
+    await db.commit()
+    referrals_before = len((await db.exec(select(Referral.id))).all())
+    consent, coordinator = [consent_for("cpn")], world.coordinator  # taken once: a rollback expires the world
+
+    # When the Hub names it, an organisation that is no provider, or it before a provider the adult is not
+    # eligible for, and then the other way round
+    refusals = []
+    for providers in (("cpn", "rj-hub"), ("cpn", "hub"), ("rj-hub", "family-action"), ("family-action", "rj-hub")):
+        with pytest.raises(DomainError) as refused:
+            await make_referral(
+                db, world, providers=providers, consents=consent, victim=adult_victim(), actor=coordinator
+            )
+        await db.rollback()
+        refusals.append((refused.value.code, refused.value.message))
+
+    # Then each is refused at the first provider in the order given, and no referral was written
+    assert refusals == [
+        ("validation", "There is no active provider by that name."),
+        ("validation", "There is no active provider by that name."),
+        ("validation", "There is no active provider by that name."),
+        ("not-eligible", "Not eligible for family-action: takes only victims aged 0 to 17."),
+    ]
+    assert len((await db.exec(select(Referral.id))).all()) == referrals_before

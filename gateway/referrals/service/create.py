@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlmodel import col, func, select
@@ -18,6 +18,7 @@ from gateway.db import AsyncSession
 from gateway.errors import InvalidTransition, ValidationFailed
 from gateway.idempotency.service import claim_for, remember_result
 from gateway.kit import get_or_not_found, require
+from gateway.organisations.models import Organisation
 from gateway.referrals.models import (
     TERMINAL_STATUSES,
     ArrivalRoute,
@@ -34,7 +35,12 @@ from gateway.referrals.service.access import (
     load_task,
     require_referrer,
 )
-from gateway.referrals.service.eligibility import check_eligibility, provider_target
+from gateway.referrals.service.eligibility import (
+    check_eligibility,
+    checked_target,
+    organisations_by_slug,
+    provider_target,
+)
 from gateway.victims.models import Victim
 from gateway.victims.service import VictimInput, new_victim, validate_victim_input
 from providers.profile import CrimeCategory, Need
@@ -82,6 +88,30 @@ def _new_case(case: CaseInput, *, victim: Victim) -> Case:
     )
 
 
+def _draft(
+    referral: Referral,
+    case: Case,
+    victim: Victim,
+    organisation: Organisation,
+    slug: str,
+    reference: str,
+    *,
+    replaces_task_id: int | None = None,
+) -> ReferralTask:
+    assert referral.id is not None and organisation.id is not None and case.id is not None and victim.id is not None
+    return ReferralTask(
+        reference=reference,
+        referral_id=referral.id,
+        hub_organisation_id=referral.hub_organisation_id,
+        provider_organisation_id=organisation.id,
+        provider_slug=slug,
+        victim_id=victim.id,
+        case_id=case.id,
+        status=TaskStatus.DRAFT.value,
+        replaces_task_id=replaces_task_id,
+    )
+
+
 async def _task_reference(db: AsyncSession, referral: Referral, slug: str) -> str:
     earlier = (
         await db.exec(
@@ -116,18 +146,8 @@ async def new_draft_task(
     ).first()
     if unfinished is not None:
         raise ValidationFailed(f"This referral already has an unfinished task for {slug}.")
-    assert referral.id is not None and organisation.id is not None and case.id is not None and victim.id is not None
-    task = ReferralTask(
-        reference=await _task_reference(db, referral, slug),
-        referral_id=referral.id,
-        hub_organisation_id=referral.hub_organisation_id,
-        provider_organisation_id=organisation.id,
-        provider_slug=slug,
-        victim_id=victim.id,
-        case_id=case.id,
-        status=TaskStatus.DRAFT.value,
-        replaces_task_id=replaces_task_id,
-    )
+    reference = await _task_reference(db, referral, slug)
+    task = _draft(referral, case, victim, organisation, slug, reference, replaces_task_id=replaces_task_id)
     db.add(task)
     await db.flush()
     return task
@@ -141,8 +161,15 @@ async def create_referral_rows(
     case: CaseInput,
     consents: Sequence[ConsentInput],
     provider_slugs: Sequence[str],
+    organisations: Mapping[str, Organisation] | None = None,
 ) -> tuple[Referral, Case, list[Consent], list[ReferralTask]]:
-    """Insert a validated victim, case, consents, referral and draft tasks; the caller audits them."""
+    """Insert a validated victim, case, consents, referral and draft tasks (distinct providers); the caller audits.
+    `organisations`, when given, holds every provider organisation by slug (as organisations_by_slug reads them)."""
+    if len(set(provider_slugs)) != len(provider_slugs):
+        # Both callers refuse this first; the references below count on it.
+        raise ValidationFailed("Each provider can appear only once in a referral.")
+    if organisations is None:
+        organisations = await organisations_by_slug(db, provider_slugs)
     db.add(victim)
     await db.flush()
     case_row = _new_case(case, victim=victim)
@@ -163,10 +190,16 @@ async def create_referral_rows(
     db.add(referral)
     await db.flush()
     referral.reference = f"REF-{referral.created_at.year}-{referral.id:06d}"
+    today = utc_now().date()
+    tasks = []
+    # The referral is new and the providers distinct, so no task is unfinished or earlier for any of them: each
+    # gets the first reference, and every draft goes in with the reference in one flush.
+    for slug in provider_slugs:
+        organisation, profile = checked_target(slug, organisations.get(slug))
+        check_eligibility(profile, victim=victim, case=case_row, today=today)
+        tasks.append(_draft(referral, case_row, victim, organisation, slug, f"{referral.reference}-{slug.upper()}"))
+    db.add_all(tasks)
     await db.flush()
-    tasks = [
-        await new_draft_task(db, referral=referral, case=case_row, victim=victim, slug=slug) for slug in provider_slugs
-    ]
     return referral, case_row, consent_rows, tasks
 
 
@@ -182,6 +215,8 @@ async def create_referral(
 ) -> Referral:
     """The Hub records a victim, their case and consents, and a draft task per eligible provider; nothing is sent."""
     require(actor, Scope.REFERRALS_WRITE)
+    # One read for the providers and the caller's own organisation, which require_referrer then finds in the session.
+    organisations = await organisations_by_slug(db, provider_slugs, also_id=actor.organisation_id)
     await require_referrer(db, actor)
     claim = await claim_for(
         db=db,
@@ -201,7 +236,13 @@ async def create_referral(
         raise ValidationFailed("Each provider can appear only once in a referral.")
     victim_row = new_victim(victim, hub_organisation_id=actor.organisation_id)
     referral, case_row, consent_rows, tasks = await create_referral_rows(
-        db, actor=actor, victim=victim_row, case=case, consents=consents, provider_slugs=provider_slugs
+        db,
+        actor=actor,
+        victim=victim_row,
+        case=case,
+        consents=consents,
+        provider_slugs=provider_slugs,
+        organisations=organisations,
     )
     await append_audit(
         db=db,

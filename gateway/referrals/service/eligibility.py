@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from sqlmodel import col, select
+import sqlalchemy as sa
+from sqlmodel import col, or_, select
 
 from gateway.db import AsyncSession
 from gateway.errors import NotEligible, ValidationFailed
@@ -54,15 +55,33 @@ def check_eligibility(profile: ProviderProfile, *, victim: Victim, case: Case, t
         raise NotEligible(f"Not eligible for {profile.slug}: {'; '.join(problems)}.")
 
 
-async def provider_target(db: AsyncSession, slug: str) -> tuple[Organisation, ProviderProfile]:
-    """The active provider organisation and its profile for a slug, or ValidationFailed."""
+def checked_target(slug: str, organisation: Organisation | None) -> tuple[Organisation, ProviderProfile]:
+    """The organisation and profile for a slug when it is an active provider with a profile, else ValidationFailed."""
     profile = get_profile(slug)
-    organisation = (await db.exec(select(Organisation).where(col(Organisation.slug) == slug))).first()
     if (
         profile is None
         or organisation is None
         or not organisation.active
         or OrganisationRole.PROVIDER.value not in organisation.roles
     ):
-        raise ValidationFailed(f"There is no active provider {slug!r}.")
+        raise ValidationFailed("There is no active provider by that name.")  # never the submitted value
     return organisation, profile
+
+
+async def provider_target(db: AsyncSession, slug: str) -> tuple[Organisation, ProviderProfile]:
+    """The active provider organisation and its profile for a slug, or ValidationFailed."""
+    organisation = (await db.exec(select(Organisation).where(col(Organisation.slug) == slug))).first()
+    return checked_target(slug, organisation)
+
+
+async def organisations_by_slug(
+    db: AsyncSession, slugs: Sequence[str], *, also_id: int | None = None
+) -> dict[str, Organisation]:
+    """The organisations behind these slugs (and the one with `also_id`), in one read; check each with
+    checked_target. Rows read here stay in the session, so a later `db.get` of `also_id` needs no query."""
+    if not slugs and also_id is None:
+        return {}
+    condition: sa.ColumnElement[bool] = col(Organisation.slug).in_(list(slugs))
+    if also_id is not None:
+        condition = or_(condition, col(Organisation.id) == also_id)
+    return {organisation.slug: organisation for organisation in (await db.exec(select(Organisation).where(condition)))}
