@@ -22,7 +22,8 @@ from gateway.graphql.pagination import decode_cursor, next_cursor
 from gateway.organisations.models import Organisation
 from gateway.organisations.service import list_organisations
 from gateway.web.forms import FormErrors
-from gateway.web.portal import Portal, Visit
+from gateway.web.portal import Portal
+from gateway.web.visit import Visit
 
 PATH = "/portal/audit-trail"
 PAGE_SIZE = 50

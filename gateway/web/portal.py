@@ -8,6 +8,8 @@ gets one opaque cookie (HttpOnly, SameSite=Lax, Secure outside development) and 
 Each page: the session is found and checked for idleness, the access token refreshed when near its end, verified,
 and its state read again (revocation, deactivation, current roles), so a deactivated person is out on the next
 click and a person's rights are what their roles allow now. The page's own work then runs in its own transaction.
+
+What a page handler receives, the Visit, is in gateway/web/visit.py.
 """
 
 from __future__ import annotations
@@ -17,16 +19,14 @@ import base64
 import hashlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 from jinja2 import Environment
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
-from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -43,17 +43,16 @@ from gateway.auth.portal_sessions import (
     portal_client_secret,
     portal_redirect_uri,
 )
-from gateway.auth.principal import Principal, Role, Scope
+from gateway.auth.principal import Scope
 from gateway.auth.tokens import InvalidToken, TokenVerifier
 from gateway.clock import utc_now
 from gateway.db import AsyncSession
-from gateway.errors import DomainError, ErrorCode
 from gateway.settings import Settings
-from gateway.web.security import CSRF_FIELD, PAGE_HEADERS, csrf_ok, csrf_token
+from gateway.web.security import CSRF_FIELD, PAGE_HEADERS, csrf_ok
 from gateway.web.templating import STATIC, build_environment
+from gateway.web.visit import Handler, NotFoundPage, Visit
 
 log = logging.getLogger("gateway.web")
-T = TypeVar("T")
 
 COOKIE = "portal_session"
 PREFIX = "/portal"
@@ -62,101 +61,6 @@ IDLE_SECONDS = 30 * 60
 WARNING_SECONDS = 2 * 60
 MAX_FORM_FIELDS = 200
 MAX_FORM_BYTES = 64 * 1024
-_MISSING_OR_NOT_YOURS = frozenset({ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN})
-
-
-class NotFoundPage(Exception):
-    """Answered as the portal's 404: a missing page and a page that is not yours look the same."""
-
-
-@dataclass
-class Visit:
-    """One signed-in page request: who is asking, the form they sent (CSRF already checked), and the means to
-    run a service call in one transaction, render a page, keep a draft, or leave a message for the next page."""
-
-    portal: Portal
-    request: Request
-    principal: Principal
-    session: OpenSession
-    email: str
-    form: FormData | None = None
-    flash_message: str | None = None
-
-    @property
-    def csrf_token(self) -> str:
-        return csrf_token(self.portal.settings.session_secret, str(self.session.contents.get("csrf", "")))
-
-    def has(self, scope: Scope) -> bool:
-        return self.principal.has(scope)
-
-    def has_role(self, *roles: Role) -> bool:
-        return bool(self.principal.roles & set(roles))
-
-    def field(self, name: str, *, limit: int = 2000) -> str:
-        """A submitted form field, trimmed; longer than `limit` characters comes back cut at the limit + 1, so a
-        length check still fails on it without the handler ever holding an unbounded value."""
-        if self.form is None:
-            return ""
-        value = self.form.get(name, "")
-        return str(value)[: limit + 1].strip() if isinstance(value, str) else ""
-
-    def fields(self, name: str, *, limit: int = 200, count: int = 50) -> list[str]:
-        """Every value of a repeated field (checkboxes), each bounded, at most `count` of them."""
-        if self.form is None:
-            return []
-        return [str(v)[: limit + 1].strip() for v in self.form.getlist(name)[:count] if isinstance(v, str)]
-
-    async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """One transaction: committed when `work` returns, rolled back (and the DomainError re-raised) when not."""
-        async with self.portal.session_factory() as db:
-            try:
-                result = await work(db)
-            except BaseException:
-                await db.rollback()
-                raise
-            await db.commit()
-            return result
-
-    async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """`run` for a page's reads: a record that is missing or not this person's is the 404 page."""
-        try:
-            return await self.run(work)
-        except DomainError as refusal:
-            if refusal.code in _MISSING_OR_NOT_YOURS:
-                raise NotFoundPage from refusal
-            raise
-
-    def render(self, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
-        return self.portal.render(template, status_code=status_code, visit=self, **context)
-
-    def redirect(self, path: str) -> RedirectResponse:
-        """Post/redirect/get: after a change, the browser is sent to a page it can reload safely."""
-        return RedirectResponse(path, status_code=303, headers=PAGE_HEADERS)
-
-    # -- drafts: unfinished multi-page forms, sealed in the session, never in a URL -------------------------
-
-    def draft(self, name: str) -> dict[str, Any]:
-        drafts = self.session.contents.setdefault("drafts", {})
-        draft = drafts.setdefault(name, {})
-        return draft if isinstance(draft, dict) else {}
-
-    async def save_draft(self, name: str, values: dict[str, Any]) -> None:
-        self.session.contents.setdefault("drafts", {})[name] = values
-        await self.portal.save_session(self.session)
-
-    async def clear_draft(self, name: str) -> None:
-        self.session.contents.setdefault("drafts", {}).pop(name, None)
-        await self.portal.save_session(self.session)
-
-    # -- a one-time message for the next page (GOV.UK notification banner) --------------------------------
-
-    async def flash(self, message: str) -> None:
-        """Shown once, on the next page this person opens: say what was done, never whom it was done to."""
-        self.session.contents["flash"] = message[:300]
-        await self.portal.save_session(self.session)
-
-
-Handler = Callable[[Visit], Awaitable[Response]]
 
 
 @dataclass(frozen=True)

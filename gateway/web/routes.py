@@ -13,9 +13,10 @@ from gateway.settings import Settings
 from gateway.web.commissioner import add_commissioner_pages
 from gateway.web.dpo import add_dpo_pages
 from gateway.web.hub import add_hub_pages
-from gateway.web.portal import Portal, Visit
+from gateway.web.portal import Portal
 from gateway.web.provider import add_provider_pages
 from gateway.web.rj import add_rj_pages
+from gateway.web.visit import Visit
 
 
 async def home(visit: Visit) -> Response:

@@ -10,7 +10,7 @@ from sqlmodel import select
 from gateway.audit.service import verify_chain
 from gateway.data_protection.schedule import RecordKind
 from gateway.data_protection.service import lift_legal_hold, place_legal_hold, run_retention
-from gateway.data_protection.service.retention import VICTIM_KINDS
+from gateway.data_protection.service.retention_victims import VICTIM_KINDS
 from gateway.db import AsyncSession
 from gateway.referrals.models import Case
 from tests.data_protection.year import (

@@ -2,6 +2,8 @@
 
 - access: the officer's scope, and the principal the retention schedule acts as
 - retention: erasure by the schedule, one victim per transaction, one s.62 erasure row per record
+  (retention_victims: erasing whole victims; retention_sweeps: records not tied to one victim, in batches of rows;
+  retention_tables: the tables and audit shape they share)
 - officer: legal holds placed and lifted, a victim's details rectified
 - subject_access: everything held about one victim and its disclosure trail, as one document
 - trail: the audit trail of one victim or one organisation, paged and filtered

@@ -9,6 +9,8 @@
 - stages: preparation, the intervention, the outcome agreement, follow-up and closure
 - conferences: booking free of clashes (which assigns the booked facilitators), rescheduling, cancelling,
   attendance, and conferences recorded after they took place
+  (conference_booking: what makes a booking valid; conference_clashes: double-booking refused, and looked for
+  before saving)
 - notes: case notes, written and read under audit
 - overview: the co-ordinator's home (open cases and whom they wait on, tasks still to become cases), diaries
 - monitoring: the grant-monitoring counts gateway.monitoring reads
@@ -34,9 +36,9 @@ from gateway.restorative_justice.service.cases import (
     list_caseload,
     list_cases,
 )
+from gateway.restorative_justice.service.conference_booking import ConferenceBooking
+from gateway.restorative_justice.service.conference_clashes import booking_clashes
 from gateway.restorative_justice.service.conferences import (
-    ConferenceBooking,
-    booking_clashes,
     cancel_conference,
     load_conference_links,
     record_attendance,

@@ -1,28 +1,19 @@
-"""Conferences of an RJ case: booking them free of clashes, moving or cancelling them, and recording attendance."""
+"""Conferences of an RJ case: booking them free of clashes, moving or cancelling them, and recording attendance.
+
+What a valid booking is lives in conference_booking.py, the clash rule in conference_clashes.py.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-import sqlalchemy as sa
-from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
 from gateway.auth.principal import Principal
 from gateway.clock import as_utc, utc_now
 from gateway.db import AsyncSession
-from gateway.errors import (
-    DomainError,
-    FacilitatorDoubleBooked,
-    InvalidTransition,
-    NotFound,
-    PartyDoubleBooked,
-    ValidationFailed,
-    VenueTaken,
-)
+from gateway.errors import InvalidTransition, ValidationFailed
 from gateway.events.models import EventType
 from gateway.events.service import record_event
 from gateway.kit import bounded_text
@@ -33,10 +24,7 @@ from gateway.restorative_justice.models import (
     ConferenceParticipant,
     ConferenceStatus,
     Facilitator,
-    Party,
-    PartyRole,
     RjCase,
-    RjStage,
 )
 from gateway.restorative_justice.service.access import (
     CASEWORK,
@@ -46,175 +34,24 @@ from gateway.restorative_justice.service.access import (
     add_to_case,
     case_parties,
     change_in_case,
-    load_case,
     require_rj_hub,
 )
-from gateway.restorative_justice.service.facilitators import accredited_facilitators
-from gateway.restorative_justice.service.rules import (
-    from_uk_time,
-    require_cleared_assessment,
-    require_consent,
-    require_stage,
+from gateway.restorative_justice.service.conference_booking import (
+    BOOKING_STAGES,
+    ConferenceBooking,
+    _assign_to_case,
+    _facilitators_of,
+    _interval,
+    _require_conference_consent,
+    _venue,
+    _venue_key,
 )
-
-MIN_CONFERENCE_MINUTES, MAX_CONFERENCE_MINUTES = 15, 8 * 60
-# Scheduling conflicts are checked then written; this lock makes check-and-book one step on PostgreSQL.
-CONFERENCE_BOOKING_LOCK_KEY = 0x726A_636F_6E66  # "rjconf"
-# A conference is booked, moved or attended only while its case is being prepared or intervened in.
-BOOKING_STAGES = (RjStage.PREPARATION, RjStage.INTERVENTION)
+from gateway.restorative_justice.service.conference_clashes import _lock_bookings, _refuse_conflicts
+from gateway.restorative_justice.service.facilitators import accredited_facilitators
+from gateway.restorative_justice.service.rules import require_cleared_assessment, require_stage
 
 SCHEDULE = CaseStep("rj.conference.schedule", stages=BOOKING_STAGES, scopes=MANAGE)
 RECORD_PAST = CaseStep("rj.conference.record-past", stages=BOOKING_STAGES, scopes=MANAGE)
-
-
-@dataclass(frozen=True, slots=True)
-class ConferenceBooking:
-    starts_at: datetime
-    duration_minutes: int
-    venue: str | None
-    video_call: bool
-    party_ids: frozenset[int]
-    # Empty: the case's lead and co-facilitator.
-    facilitator_ids: frozenset[int] = frozenset()
-
-
-def _venue_key(venue: str | None) -> str | None:
-    return " ".join(venue.lower().split()) if venue else None
-
-
-def _interval(starts_at: datetime, duration_minutes: int, *, past: bool = False) -> tuple[datetime, datetime]:
-    """The half-open interval of a booking (UK local time when no zone is given): ahead, or for `past` behind."""
-    if not MIN_CONFERENCE_MINUTES <= duration_minutes <= MAX_CONFERENCE_MINUTES:
-        raise ValidationFailed(f"A conference lasts {MIN_CONFERENCE_MINUTES} to {MAX_CONFERENCE_MINUTES} minutes.")
-    start = from_uk_time(starts_at)
-    if past and start > utc_now():
-        raise ValidationFailed("A conference recorded afterwards must already have started.")
-    if not past and start < utc_now():
-        raise ValidationFailed("A conference cannot be booked in the past; record one that happened afterwards.")
-    try:
-        return start, start + timedelta(minutes=duration_minutes)
-    except OverflowError:
-        raise ValidationFailed("That time is out of range.") from None
-
-
-def _venue(booking: ConferenceBooking) -> str | None:
-    venue = bounded_text(booking.venue, "venue", max_length=200)
-    if booking.video_call == (venue is not None):
-        raise ValidationFailed("A conference has either a venue or a video call.")
-    return venue
-
-
-def _require_conference_consent(parties: dict[int | None, Party], party_ids: frozenset[int]) -> None:
-    """A conference brings the parties face to face: every person harmed and responsible must consent to it.
-
-    Indirect work (shuttle messages, letters) has its own rule, checked when it is recorded: see stages.
-    """
-    if not party_ids:
-        raise ValidationFailed("A conference has participants.")
-    participants = []
-    for party_id in sorted(party_ids):
-        party = parties.get(party_id)
-        if party is None:
-            raise NotFound()
-        participants.append(party)
-    principals = [p for p in parties.values() if p.role != PartyRole.SUPPORTER.value and p.withdrawn_at is None]
-    for role in (PartyRole.HARMED, PartyRole.RESPONSIBLE):
-        if not any(p.role == role.value for p in principals):
-            raise InvalidTransition(f"A conference needs a {role.value} party in the case.")
-    require_consent(principals, "a conference is booked")
-    require_consent(participants, "a conference is booked")
-
-
-def _assign_to_case(case: RjCase, facilitator_ids: Sequence[int]) -> list[int]:
-    """A booked facilitator becomes the case's lead or co-facilitator, so their calendar entry leads to the case.
-
-    Refused when both places are already held by others: the co-ordinator reassigns the case first.
-    """
-    newly_assigned: list[int] = []
-    for facilitator_id in facilitator_ids:
-        if facilitator_id in (case.lead_facilitator_id, case.co_facilitator_id):
-            continue
-        if case.lead_facilitator_id is None:
-            case.lead_facilitator_id = facilitator_id
-        elif case.co_facilitator_id is None:
-            case.co_facilitator_id = facilitator_id
-        else:
-            raise ValidationFailed(
-                "Only the case's lead and co-facilitator can facilitate its conferences; reassign the case first."
-            )
-        newly_assigned.append(facilitator_id)
-    if newly_assigned:
-        case.updated_at = utc_now()
-    return newly_assigned
-
-
-def _facilitators_of(case: RjCase, booking: ConferenceBooking) -> list[int]:
-    facilitator_ids = sorted(booking.facilitator_ids) or [
-        f for f in (case.lead_facilitator_id, case.co_facilitator_id) if f is not None
-    ]
-    if not facilitator_ids:
-        raise ValidationFailed("Assign a lead facilitator or name the conference's facilitators.")
-    if len(facilitator_ids) > 2:
-        raise ValidationFailed("A conference has a lead and at most one co-facilitator.")
-    return facilitator_ids
-
-
-async def _lock_bookings(db: AsyncSession) -> None:
-    connection = await db.connection()
-    if connection.dialect.name == "postgresql":
-        await db.exec(select(sa.func.pg_advisory_xact_lock(CONFERENCE_BOOKING_LOCK_KEY)))
-
-
-def _overlapping(starts_at: datetime, ends_at: datetime, excluding: int | None) -> list[ColumnElement[bool]]:
-    # Half-open intervals: one conference may end exactly when the next begins.
-    clauses = [
-        col(Conference.status) == ConferenceStatus.SCHEDULED.value,
-        col(Conference.starts_at) < ends_at,
-        col(Conference.ends_at) > starts_at,
-    ]
-    if excluding is not None:
-        clauses.append(col(Conference.id) != excluding)
-    return clauses
-
-
-async def _refuse_conflicts(
-    db: AsyncSession,
-    *,
-    starts_at: datetime,
-    ends_at: datetime,
-    facilitator_ids: Sequence[int],
-    party_ids: Sequence[int],
-    venue_key: str | None,
-    excluding: int | None,
-) -> None:
-    """Refuse a booking that double-books a facilitator, a party or a venue, across every RJ case."""
-    overlapping = _overlapping(starts_at, ends_at, excluding)
-    booked_people: list[tuple[Any, Any, Sequence[int], type[DomainError]]] = [
-        (
-            ConferenceFacilitator.conference_id,
-            ConferenceFacilitator.facilitator_id,
-            facilitator_ids,
-            FacilitatorDoubleBooked,
-        ),
-        (ConferenceParticipant.conference_id, ConferenceParticipant.party_id, party_ids, PartyDoubleBooked),
-    ]
-    for conference_id, person_id, wanted, clash in booked_people:
-        found = (
-            await db.exec(
-                select(conference_id)
-                .join(Conference, col(Conference.id) == col(conference_id))
-                .where(col(person_id).in_(list(wanted)), *overlapping)
-                .limit(1)
-            )
-        ).first()
-        if found is not None:
-            raise clash()
-    if venue_key is not None:
-        venue_clash = (
-            await db.exec(select(Conference.id).where(col(Conference.venue_key) == venue_key, *overlapping).limit(1))
-        ).first()
-        if venue_clash is not None:
-            raise VenueTaken()
 
 
 async def _tell_facilitators(
@@ -341,35 +178,6 @@ async def record_past_conference(
 
     request = {"b": booking, "a": sorted(attended_party_ids)}
     return await add_to_case(db, actor, RECORD_PAST, Conference, case_id, idempotency_key, request, add=record)
-
-
-async def booking_clashes(*, db: AsyncSession, actor: Principal, case_id: int, booking: ConferenceBooking) -> list[str]:
-    """Before saving: what a booking would clash with (facilitator, participant, venue), as messages; nothing is
-    written. Input the booking itself would refuse (times, consent, accreditation) is refused as it would be."""
-    require_rj_hub(actor, *MANAGE)
-    case = await load_case(db, actor, case_id)
-    starts_at, ends_at = _interval(booking.starts_at, booking.duration_minutes)
-    venue_key = _venue_key(_venue(booking))
-    facilitator_ids = _facilitators_of(case, booking)
-    found: list[str] = []
-    for facilitators, parties, venue in (
-        (facilitator_ids, [], None),
-        ([], sorted(booking.party_ids), None),
-        ([], [], venue_key),
-    ):
-        try:
-            await _refuse_conflicts(
-                db,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                facilitator_ids=facilitators,
-                party_ids=parties,
-                venue_key=venue,
-                excluding=None,
-            )
-        except DomainError as clash:
-            found.append(clash.message)
-    return found
 
 
 def _require_scheduled(conference: Conference) -> None:

@@ -27,7 +27,7 @@ from gateway.grants.service import (
 )
 from gateway.web.commissioner.view import TARGET_LABELS, financial_year_label
 from gateway.web.forms import FormErrors
-from gateway.web.portal import NotFoundPage, Visit
+from gateway.web.visit import NotFoundPage, Visit
 from providers.registry import all_profiles
 
 BASE = "/portal/commissioner/grants"

@@ -21,8 +21,8 @@ from gateway.monitoring.service import monitoring_report, quarterly_return
 from gateway.monitoring.service.figures import MonitoringReport
 from gateway.web.commissioner import view
 from gateway.web.commissioner.charts import trend_chart
-from gateway.web.portal import NotFoundPage, Visit
 from gateway.web.security import PAGE_HEADERS
+from gateway.web.visit import NotFoundPage, Visit
 
 BASE = "/portal/commissioner"
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2099

@@ -8,8 +8,8 @@ from typing import Any
 
 from gateway.errors import DomainError, ErrorCode
 from gateway.web.forms import FormErrors
-from gateway.web.portal import NotFoundPage
 from gateway.web.templating import LONDON
+from gateway.web.visit import NotFoundPage
 from providers.registry import get_profile
 
 MAX_ID = 2**31 - 1

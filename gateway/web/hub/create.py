@@ -7,7 +7,7 @@ from starlette.responses import Response
 from gateway.errors import DomainError
 from gateway.web.hub import flow as f
 from gateway.web.hub.questions import Answers
-from gateway.web.portal import Visit
+from gateway.web.visit import Visit
 
 BASE = "/portal/referrals/new"
 START = "/portal/referrals"

@@ -20,7 +20,7 @@ from gateway.referrals.service import TriageReferral
 from gateway.web.forms import FormErrors
 from gateway.web.hub import questions as q
 from gateway.web.hub.common import label, new_key, parts_date, provider_name, record_id, refusal_text
-from gateway.web.portal import NotFoundPage, Visit
+from gateway.web.visit import NotFoundPage, Visit
 from providers.profile import CrimeCategory, Need, VictimField
 from providers.registry import get_profile
 

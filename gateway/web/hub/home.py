@@ -11,7 +11,7 @@ from gateway.referrals import service
 from gateway.referrals.models import Referral, ReferralTask, SelfReferral
 from gateway.referrals.service import OverdueTask
 from gateway.web.hub.common import PAGE_SIZE, STATUS_TAG_CLASSES, cursor, label, provider_name
-from gateway.web.portal import Visit
+from gateway.web.visit import Visit
 
 
 @dataclass(frozen=True)

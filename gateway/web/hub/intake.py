@@ -13,7 +13,7 @@ from gateway.referrals.service import IntakeCloseReason
 from gateway.web.forms import FormErrors
 from gateway.web.hub import flow as f
 from gateway.web.hub.common import date_parts, label, new_key, refusal_text
-from gateway.web.portal import Visit
+from gateway.web.visit import Visit
 
 
 def _base(intake_id: int) -> str:

@@ -28,8 +28,8 @@ from gateway.victims.service import (
 )
 from gateway.web.forms import FormErrors, optional, required
 from gateway.web.hub.common import label, parts_date, start_of_local_day, typed_date
-from gateway.web.portal import Visit
 from gateway.web.templating import LONDON
+from gateway.web.visit import Visit
 from providers.profile import CrimeCategory, Need, ProviderProfile, VictimField
 
 Answers = dict[str, Any]

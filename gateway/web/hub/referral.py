@@ -40,8 +40,8 @@ from gateway.web.hub.common import (
     record_id,
     refusal_text,
 )
-from gateway.web.portal import NotFoundPage, Visit
 from gateway.web.templating import LONDON
+from gateway.web.visit import NotFoundPage, Visit
 from providers.profile import ProviderProfile, VictimField
 from providers.registry import get_profile
 

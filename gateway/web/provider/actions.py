@@ -25,7 +25,7 @@ from gateway.outcomes.service import MAX_SCORE, MIN_SCORE, OutcomeRecordInput
 from gateway.referrals import service
 from gateway.referrals.models import ReferralTask
 from gateway.web.forms import FormErrors
-from gateway.web.portal import NotFoundPage, Portal, Visit
+from gateway.web.portal import Portal
 from gateway.web.provider.common import (
     CONTACT_METHODS,
     CONTACT_RESULTS,
@@ -37,6 +37,7 @@ from gateway.web.provider.common import (
 )
 from gateway.web.provider.task import actions_for
 from gateway.web.templating import LONDON
+from gateway.web.visit import NotFoundPage, Visit
 from providers.profile import MojOutcome
 from providers.registry import get_profile
 

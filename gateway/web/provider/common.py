@@ -15,7 +15,7 @@ from gateway.referrals.models import (
     RejectReason,
     TaskStatus,
 )
-from gateway.web.portal import NotFoundPage, Visit
+from gateway.web.visit import NotFoundPage, Visit
 
 _DIGITS = re.compile(r"[0-9]{1,10}")
 # Record ids are 32-bit signed integers on PostgreSQL: a larger number names no task.

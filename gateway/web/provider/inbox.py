@@ -21,8 +21,8 @@ from gateway.referrals.models import OPEN_STATUSES, TaskStatus
 from gateway.referrals.service import InboxOrder
 from gateway.referrals.service.reads import MAX_INBOX_OFFSET
 from gateway.web.forms import FormErrors
-from gateway.web.portal import Visit
 from gateway.web.provider.common import STATUS_LABELS, STATUS_TAGS, accept_limit, first_contact_limit
+from gateway.web.visit import Visit
 
 PAGE_SIZE = 20
 MAX_PAGE = MAX_INBOX_OFFSET // PAGE_SIZE + 1

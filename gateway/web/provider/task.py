@@ -15,7 +15,6 @@ from gateway.db import AsyncSession
 from gateway.referrals import service
 from gateway.referrals.models import ReferralTask, TaskStatus
 from gateway.referrals.service import ProviderVictimView, TaskConsentSummary
-from gateway.web.portal import Visit
 from gateway.web.provider.common import (
     CONTACT_METHODS,
     CONTACT_RESULTS,
@@ -28,6 +27,7 @@ from gateway.web.provider.common import (
     humanise,
     task_id_from,
 )
+from gateway.web.visit import Visit
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from gateway.auth.principal import Scope
 from gateway.web.portal import Portal
-from gateway.web.rj.actions import case_action_page
+from gateway.web.rj.actions.page import case_action_page
 from gateway.web.rj.pages import (
     case_page,
     diary_page,

@@ -20,7 +20,7 @@ from gateway.restorative_justice.models import (
     Satisfaction,
 )
 from gateway.web.forms import FormErrors
-from gateway.web.portal import NotFoundPage, Visit
+from gateway.web.visit import NotFoundPage, Visit
 
 _DIGITS = re.compile(r"[0-9]{1,10}")
 _TIME = re.compile(r"([0-9]{1,2})(?:[:.]([0-9]{2}))?\s*(am|pm)?", re.IGNORECASE)

@@ -14,8 +14,8 @@ from gateway.errors import DomainError, ErrorCode
 from gateway.restorative_justice import service as rj
 from gateway.restorative_justice.models import AccreditationLevel, HomeAgency
 from gateway.web.forms import FormErrors
-from gateway.web.portal import NotFoundPage, Visit
-from gateway.web.rj.actions import ACTIONS, load_context
+from gateway.web.rj.actions.catalogue import ACTIONS
+from gateway.web.rj.actions.context import load_context
 from gateway.web.rj.common import (
     AGENCIES,
     CLOSURES,
@@ -37,6 +37,7 @@ from gateway.web.rj.common import (
     record_id,
 )
 from gateway.web.templating import LONDON
+from gateway.web.visit import NotFoundPage, Visit
 
 EXPIRY_WARNING_DAYS = 60
 WORDS: dict[str, Any] = {
