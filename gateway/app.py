@@ -59,7 +59,12 @@ def create_app(settings: Settings) -> Starlette:
     oauth.login_policy = SIGN_IN_POLICY
     schema = build_schema(production=not settings.is_development, fast_execution=settings.fast_execution)
     compiled = (
-        CompiledReads(schema._schema, [compile_inbox, compile_hub], database_url=settings.database_url)
+        CompiledReads(
+            schema._schema,
+            [compile_inbox, compile_hub],
+            database_url=settings.database_url,
+            pool_size=settings.compiled_pool_size,
+        )
         if settings.compiled_reads and not is_sqlite(settings.database_url)
         else None
     )

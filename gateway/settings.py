@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     # Compiled reads on PostgreSQL (gateway/graphql/compiled/): the inbox answered by one statement that checks the
     # token, audits and builds the JSON; off, every request takes the resolver path. SQLite always takes that path.
     compiled_reads: bool = True
+    # Connections each process holds for compiled reads. A compiled read keeps its connection ~2 ms, so a few keep a
+    # process busy; more only make PostgreSQL time-slice and contend on the same pages: on 2 cores, 2 processes x 3
+    # gave 757 req/s at p99 45 ms where x 10 gave 710-734 at p99 71-73 (README, "Pool size"). Raise it with cores.
+    compiled_pool_size: int = Field(default=3, gt=0, le=100)
     # Notifications (gateway/notifications/dispatcher.py): e-mail goes out over SMTP when smtp_host is set (off when
     # empty); STARTTLS is asked for unless turned off. The dispatcher runs inside `gateway serve` unless
     # dispatch_in_serve is off (then run `gateway dispatch`); it keeps at most dispatch_concurrency deliveries in

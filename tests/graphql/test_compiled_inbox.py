@@ -11,6 +11,7 @@ have written the same disclosure rows; and the compiled path must really have an
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -563,3 +564,22 @@ async def test_overdue_tasks_are_the_same_on_both_paths(paths: Paths, role: str)
             variables = {"first": first, "after": page["nextCursor"]}
     if role in ("cpn", HUB_TASK_READER):
         assert shown  # the two late tasks of cpn, which the Hub also owns
+
+
+async def test_compiled_reads_queue_for_the_configured_connections_and_no_more(paths: Paths) -> None:
+    # Given a server whose compiled reads may hold two connections (GATEWAY_COMPILED_POOL_SIZE)
+    app = create_app(paths.settings.model_copy(update={"compiled_pool_size": 2}))
+    compiled_reads = app.state.compiled_reads
+    assert isinstance(compiled_reads, CompiledReads)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as http:
+            # When twelve provider inbox reads arrive at once
+            answers = await asyncio.gather(*(_ask(http, paths.tokens["cpn"], INBOX, {}) for _ in range(12)))
+
+        # Then every one is answered by the compiled statement, queued for the two connections, never a third
+        assert [answer.status_code for answer in answers] == [200] * 12
+        assert len({answer.content for answer in answers}) == 1 and b'"errors"' not in answers[0].content
+        assert compiled_reads.answered == 12
+        assert compiled_reads.connections_open == 2
+    finally:
+        await compiled_reads.close()

@@ -91,7 +91,7 @@ class CompiledReads:
     """The compiled operations of one schema and the connections they run on."""
 
     def __init__(
-        self, schema: GraphQLSchema, compilers: Sequence[Compiler], *, database_url: str, pool_size: int = 10
+        self, schema: GraphQLSchema, compilers: Sequence[Compiler], *, database_url: str, pool_size: int = 3
     ) -> None:
         self.schema = schema
         self.compilers = tuple(compilers)
@@ -195,6 +195,11 @@ class CompiledReads:
         # One statement outside any explicit transaction: its reads and its audit rows commit together, in one
         # round trip, before the answer is sent.
         return await pool.fetchrow(sql, *parameters)
+
+    @property
+    def connections_open(self) -> int:
+        """How many connections the compiled reads hold now: at most the configured pool size."""
+        return 0 if self._pool is None else self._pool.get_size()
 
     async def _connections(self) -> asyncpg.Pool:
         if self._pool is None:
