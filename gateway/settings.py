@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     seal_audit_in_serve: bool = True
     seal_audit_interval_seconds: float = Field(default=0.2, gt=0, le=60)
 
-    # Webhook destinations an operator vouches for (gateway/notifications/registration.py): networks, comma-separated,
+    # Webhook destinations an operator vouches for (gateway/notifications/destinations.py): networks, comma-separated,
     # exempt from the refusal of private, loopback, link-local and metadata addresses (an internal receiver, say).
     webhook_allowed_networks: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from gateway.graphql.bounds import CODE, EMAIL, bounded
-from gateway.notifications.registration import MAX_URL_LENGTH, EndpointChanges
+from gateway.notifications.destinations import MAX_URL_LENGTH
+from gateway.notifications.registration import EndpointChanges
 from gateway.notifications.vocabularies import EventType
 
 

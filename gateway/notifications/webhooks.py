@@ -1,6 +1,6 @@
 """Webhook sending: a Standard Webhooks signature over a thin JSON body, POSTed with httpx to a checked address.
 
-The destination is checked (registration.check_destination: https only in production, no private, loopback or
+The destination is checked (destinations.check_destination: https only in production, no private, loopback or
 metadata addresses unless allow-listed) before every send, because DNS can change after registration. The
 connection then goes to one of the addresses that check returned, never to a fresh lookup, so a name that
 resolves differently a moment later (DNS rebinding) cannot redirect the request; TLS still verifies the name.

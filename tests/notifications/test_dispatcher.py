@@ -18,9 +18,9 @@ from sqlmodel import col
 
 from gateway.db import create_engine
 from gateway.events.models import EventType
+from gateway.notifications.destinations import DestinationRefused
 from gateway.notifications.dispatcher import DELIVERY_WINDOW, Dispatcher, backoff_ceiling
 from gateway.notifications.models import NotificationAttempt, NotificationDelivery, NotificationEndpoint
-from gateway.notifications.registration import DestinationRefused
 from gateway.settings import Settings
 from tests.notifications.receivers import Behaviour, WebhookReceiver, add_webhook, eventually, record, rows
 from tests.support.api import ISSUER, api_templates, database_url

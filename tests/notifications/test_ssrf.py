@@ -7,7 +7,7 @@ from ipaddress import ip_address
 import pytest
 
 from gateway.errors import ErrorCode
-from gateway.notifications.registration import DestinationRefused, check_destination
+from gateway.notifications.destinations import DestinationRefused, check_destination
 from gateway.settings import Environment, Settings
 
 PUBLIC = "93.184.215.14"  # a public address, so no test needs DNS beyond the machine's own names
