@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from gateway.audit.service import append_audit
 from gateway.data_protection.schedule import Action, RecordKind, rule_for
 from gateway.data_protection.service.access import retention_actor
-from gateway.data_protection.service.retention_sweeps import _due_events, _erase_events, _Sweep, _sweeps
-from gateway.data_protection.service.retention_tables import _Erased, _events, _execute, _rows, _victims
-from gateway.data_protection.service.retention_victims import _erase_victims, _victim_standing
+from gateway.data_protection.service.retention_sweeps import Sweep, due_events, erase_events, sweeps
+from gateway.data_protection.service.retention_tables import EVENTS, VICTIMS, Erased, execute, fetch_rows
+from gateway.data_protection.service.retention_victims import erase_victims, victim_standing
 from gateway.db import AsyncSession
 
 __all__ = ["ERASED_KINDS", "RetentionReport", "run_retention"]
@@ -53,9 +53,9 @@ class RetentionReport:
         return sum(self.counts.values())
 
 
-async def _finish(db: AsyncSession, erased: list[_Erased], report: RetentionReport) -> None:
+async def _finish(db: AsyncSession, erased: list[Erased], report: RetentionReport) -> None:
     """Log one erasure row per record, grouped by the organisation acting, then commit (or, dry, roll back)."""
-    by_organisation: dict[int, list[_Erased]] = {}
+    by_organisation: dict[int, list[Erased]] = {}
     for item in erased:
         by_organisation.setdefault(item.organisation_id, []).append(item)
     for organisation_id, items in sorted(by_organisation.items()):
@@ -84,25 +84,25 @@ async def run_retention(
     report = RetentionReport(dry_run=dry_run)
     say = progress or (lambda _line: None)
     async with sessions() as db:
-        standing = await _rows(db, _victim_standing(now).order_by(_victims.c.id))
+        standing = await fetch_rows(db, victim_standing(now).order_by(VICTIMS.c.id))
     report.held = sum(1 for row in standing if row.held)
     candidates = [int(row.id) for row in standing if not row.held]
     for start in range(0, len(candidates), victims_per_transaction):
         batch = candidates[start : start + victims_per_transaction]
         async with sessions() as db:
-            erased, touched = await _erase_victims(db, batch, now)
+            erased, touched = await erase_victims(db, batch, now)
             await _finish(db, erased, report)
         report.victims += touched
         if erased:
             say(f"victims {batch[0]} to {batch[-1]}: {len(erased)} records")
-    for sweep in _sweeps():
+    for sweep in sweeps():
         await _sweep(sessions, sweep, now, report, say)
     await _sweep_events(sessions, now, report, say)
     return report
 
 
 async def _sweep(
-    sessions: async_sessionmaker[AsyncSession], sweep: _Sweep, now: datetime, report: RetentionReport, say: Progress
+    sessions: async_sessionmaker[AsyncSession], sweep: Sweep, now: datetime, report: RetentionReport, say: Progress
 ) -> None:
     last = 0
     while True:
@@ -110,15 +110,15 @@ async def _sweep(
             statement = sweep.due(now).where(sweep.table.c.id > last).order_by(sweep.table.c.id).limit(BATCH)
             if sweep.erase is not None:
                 statement = statement.with_for_update(of=sweep.table)
-            batch = await _rows(db, statement)
+            batch = await fetch_rows(db, statement)
             if not batch:
                 return
             ids = [int(r[0]) for r in batch]
             if sweep.erase is None:
-                await _execute(db, sweep.table.delete().where(sweep.table.c.id.in_(ids)))
+                await execute(db, sweep.table.delete().where(sweep.table.c.id.in_(ids)))
             else:
-                await _execute(db, sweep.table.update().where(sweep.table.c.id.in_(ids)).values(**sweep.erase))
-            erased = [_Erased(sweep.kind, sweep.subject, int(r[0]), int(r[1])) for r in batch]
+                await execute(db, sweep.table.update().where(sweep.table.c.id.in_(ids)).values(**sweep.erase))
+            erased = [Erased(sweep.kind, sweep.subject, int(r[0]), int(r[1])) for r in batch]
             await _finish(db, erased, report)
         last = ids[-1]
         say(f"{sweep.kind.value}: {len(erased)} records")
@@ -130,10 +130,10 @@ async def _sweep_events(
     last = 0
     while True:
         async with sessions() as db:
-            batch = await _rows(db, _due_events(now).where(_events.c.id > last).order_by(_events.c.id).limit(BATCH))
+            batch = await fetch_rows(db, due_events(now).where(EVENTS.c.id > last).order_by(EVENTS.c.id).limit(BATCH))
             if not batch:
                 return
-            erased = await _erase_events(db, batch)
+            erased = await erase_events(db, batch)
             await _finish(db, erased, report)
         last = int(batch[-1].id)
         say(f"{RecordKind.OUTBOX_EVENT.value}: {len(batch)} events")

@@ -34,30 +34,30 @@ def _table(model: Any) -> sa.Table:
     return table
 
 
-_victims = _table(Victim)
-_tasks = _table(ReferralTask)
-_cases = _table(Case)
-_consents = _table(Consent)
-_attempts = _table(ContactAttempt)
-_referrals = _table(Referral)
-_intake = _table(SelfReferral)
-_holds = _table(LegalHold)
-_rectifications = _table(Rectification)
-_rj_cases = _table(RjCase)
-_parties = _table(Party)
-_actions = _table(AgreementAction)
-_conferences = _table(Conference)
-_events = _table(OutboxEvent)
-_deliveries = _table(NotificationDelivery)
-_delivery_attempts = _table(NotificationAttempt)
-_keys = _table(IdempotencyRecord)
-_tokens = _table(IssuedToken)
+VICTIMS = _table(Victim)
+TASKS = _table(ReferralTask)
+CASES = _table(Case)
+CONSENTS = _table(Consent)
+ATTEMPTS = _table(ContactAttempt)
+REFERRALS = _table(Referral)
+INTAKE = _table(SelfReferral)
+HOLDS = _table(LegalHold)
+RECTIFICATIONS = _table(Rectification)
+RJ_CASES = _table(RjCase)
+PARTIES = _table(Party)
+ACTIONS = _table(AgreementAction)
+CONFERENCES = _table(Conference)
+EVENTS = _table(OutboxEvent)
+DELIVERIES = _table(NotificationDelivery)
+DELIVERY_ATTEMPTS = _table(NotificationAttempt)
+KEYS = _table(IdempotencyRecord)
+TOKENS = _table(IssuedToken)
 
 UTC_DATETIME = UTCDateTime()
 
 
 @dataclass(frozen=True, slots=True)
-class _Erased:
+class Erased:
     kind: RecordKind
     subject: str
     row_id: int
@@ -74,15 +74,15 @@ class _Erased:
         )
 
 
-def _cutoff(kind: RecordKind, now: datetime) -> ColumnElement[Any]:
+def cutoff(kind: RecordKind, now: datetime) -> ColumnElement[Any]:
     keep_for = rule_for(kind).keep_for
     assert keep_for is not None
     return sa.literal(now - keep_for, UTC_DATETIME)
 
 
-async def _rows(db: AsyncSession, statement: Any) -> Sequence[Any]:
+async def fetch_rows(db: AsyncSession, statement: Any) -> Sequence[Any]:
     return (await (await db.connection()).execute(statement)).all()
 
 
-async def _execute(db: AsyncSession, statement: Any) -> None:
+async def execute(db: AsyncSession, statement: Any) -> None:
     await (await db.connection()).execute(statement)

@@ -15,19 +15,19 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.data_protection.schedule import RecordKind, rule_for
 from gateway.data_protection.service.retention_tables import (
+    ATTEMPTS,
+    CASES,
+    CONSENTS,
+    HOLDS,
+    INTAKE,
+    RECTIFICATIONS,
+    REFERRALS,
+    TASKS,
     UTC_DATETIME,
-    _attempts,
-    _cases,
-    _consents,
-    _Erased,
-    _execute,
-    _holds,
-    _intake,
-    _rectifications,
-    _referrals,
-    _rows,
-    _tasks,
-    _victims,
+    VICTIMS,
+    Erased,
+    execute,
+    fetch_rows,
 )
 from gateway.db import AsyncSession
 from gateway.monitoring.service.cells import ETHNIC_GROUPS, UNRECOGNISED
@@ -46,23 +46,23 @@ VICTIM_KINDS = (
 )
 
 
-def _victim_standing(now: datetime) -> Any:
+def victim_standing(now: datetime) -> Any:
     """Per victim not yet erased: whether it is held and when its last task closed, if none is open."""
     anchor = sa.type_coerce(
-        sa.func.coalesce(sa.func.max(sa.func.coalesce(_tasks.c.closed_at, _tasks.c.updated_at)), _victims.c.updated_at),
+        sa.func.coalesce(sa.func.max(sa.func.coalesce(TASKS.c.closed_at, TASKS.c.updated_at)), VICTIMS.c.updated_at),
         UTC_DATETIME,
     )
     still_open = sa.func.coalesce(
-        sa.func.sum(sa.case((_tasks.c.status.in_([s.value for s in OPEN_STATUSES]), 1), else_=0)), 0
+        sa.func.sum(sa.case((TASKS.c.status.in_([s.value for s in OPEN_STATUSES]), 1), else_=0)), 0
     )
-    held = sa.exists().where(_holds.c.victim_id == _victims.c.id, _holds.c.lifted_at.is_(None))
+    held = sa.exists().where(HOLDS.c.victim_id == VICTIMS.c.id, HOLDS.c.lifted_at.is_(None))
     # Past the shortest period of any victim kind: the candidates; each kind is checked against its own.
     soonest = max(_cutoff_value(k, now) for k in VICTIM_KINDS)
     return (
-        sa.select(_victims.c.id, _victims.c.hub_organisation_id, held.label("held"), anchor.label("anchor"))
-        .select_from(_victims.outerjoin(_tasks, _tasks.c.victim_id == _victims.c.id))
-        .where(_victims.c.given_name != "")
-        .group_by(_victims.c.id, _victims.c.hub_organisation_id, _victims.c.updated_at)
+        sa.select(VICTIMS.c.id, VICTIMS.c.hub_organisation_id, held.label("held"), anchor.label("anchor"))
+        .select_from(VICTIMS.outerjoin(TASKS, TASKS.c.victim_id == VICTIMS.c.id))
+        .where(VICTIMS.c.given_name != "")
+        .group_by(VICTIMS.c.id, VICTIMS.c.hub_organisation_id, VICTIMS.c.updated_at)
         .having(still_open == 0, anchor < sa.literal(soonest, UTC_DATETIME))
     )
 
@@ -80,7 +80,7 @@ def _coded(column: Any, codes: Sequence[str]) -> Any:
 
 def _anonymous_victim() -> dict[str, Any]:
     """Every personal field blank; the equality answers as the codes monitoring counts, computed in the UPDATE."""
-    v = _victims.c
+    v = VICTIMS.c
     return {
         "given_name": "",
         "family_name": "",
@@ -125,11 +125,11 @@ _VICTIM_PARTS: dict[RecordKind, tuple[_Part, ...]] = {
     RecordKind.CONTACT_ATTEMPT: (
         _Part(
             "contact_attempt",
-            _attempts,
+            ATTEMPTS,
             lambda victims: (
-                sa.select(_attempts.c.id, _tasks.c.victim_id)
-                .join(_tasks, _tasks.c.id == _attempts.c.task_id)
-                .where(_tasks.c.victim_id.in_(victims))
+                sa.select(ATTEMPTS.c.id, TASKS.c.victim_id)
+                .join(TASKS, TASKS.c.id == ATTEMPTS.c.task_id)
+                .where(TASKS.c.victim_id.in_(victims))
             ),
             None,
         ),
@@ -137,26 +137,26 @@ _VICTIM_PARTS: dict[RecordKind, tuple[_Part, ...]] = {
     RecordKind.TASK: (
         _Part(
             "task",
-            _tasks,
-            _owned(_tasks, _tasks.c.override_justification.is_not(None)),
+            TASKS,
+            _owned(TASKS, TASKS.c.override_justification.is_not(None)),
             {"override_justification": None},
         ),
     ),
     RecordKind.CASE: (
         _Part(
             "case",
-            _cases,
-            _owned(_cases, sa.or_(_cases.c.crime_reference.is_not(None), _cases.c.assessment_notes.is_not(None))),
+            CASES,
+            _owned(CASES, sa.or_(CASES.c.crime_reference.is_not(None), CASES.c.assessment_notes.is_not(None))),
             {"crime_reference": None, "assessment_notes": None},
         ),
     ),
     RecordKind.CONSENT: (
         _Part(
             "consent",
-            _consents,
+            CONSENTS,
             _owned(
-                _consents,
-                sa.or_(_consents.c.withheld_information.is_not(None), _consents.c.withheld_reason.is_not(None)),
+                CONSENTS,
+                sa.or_(CONSENTS.c.withheld_information.is_not(None), CONSENTS.c.withheld_reason.is_not(None)),
             ),
             {"withheld_information": None, "withheld_reason": None},
         ),
@@ -164,11 +164,11 @@ _VICTIM_PARTS: dict[RecordKind, tuple[_Part, ...]] = {
     RecordKind.INTAKE_REFERRED: (
         _Part(
             "self_referral",
-            _intake,
+            INTAKE,
             lambda victims: (
-                sa.select(_intake.c.id, _referrals.c.victim_id)
-                .join(_referrals, _referrals.c.id == _intake.c.referral_id)
-                .where(_referrals.c.victim_id.in_(victims))
+                sa.select(INTAKE.c.id, REFERRALS.c.victim_id)
+                .join(REFERRALS, REFERRALS.c.id == INTAKE.c.referral_id)
+                .where(REFERRALS.c.victim_id.in_(victims))
             ),
             None,
         ),
@@ -176,24 +176,24 @@ _VICTIM_PARTS: dict[RecordKind, tuple[_Part, ...]] = {
     RecordKind.OFFICER_NOTE: (
         _Part(
             "rectification",
-            _rectifications,
-            _owned(_rectifications, _rectifications.c.reason.is_not(None)),
+            RECTIFICATIONS,
+            _owned(RECTIFICATIONS, RECTIFICATIONS.c.reason.is_not(None)),
             {"reason": None},
         ),
         # A standing hold stops the whole erasure; only the reasons of lifted holds reach here.
         _Part(
             "legal_hold",
-            _holds,
-            _owned(_holds, _holds.c.lifted_at.is_not(None), _holds.c.reason.is_not(None)),
+            HOLDS,
+            _owned(HOLDS, HOLDS.c.lifted_at.is_not(None), HOLDS.c.reason.is_not(None)),
             {"reason": None},
         ),
     ),
     RecordKind.VICTIM_IDENTITY: (
         _Part(
             "victim",
-            _victims,
-            lambda victims: sa.select(_victims.c.id, _victims.c.id.label("victim_id")).where(
-                _victims.c.id.in_(victims), _victims.c.given_name != ""
+            VICTIMS,
+            lambda victims: sa.select(VICTIMS.c.id, VICTIMS.c.id.label("victim_id")).where(
+                VICTIMS.c.id.in_(victims), VICTIMS.c.given_name != ""
             ),
             _anonymous_victim(),
         ),
@@ -202,28 +202,28 @@ _VICTIM_PARTS: dict[RecordKind, tuple[_Part, ...]] = {
 
 
 async def _erase_part(db: AsyncSession, part: _Part, victims: Sequence[int]) -> list[tuple[int, int]]:
-    found = [(int(r[0]), int(r[1])) for r in await _rows(db, part.rows(victims))]
+    found = [(int(r[0]), int(r[1])) for r in await fetch_rows(db, part.rows(victims))]
     if found:
         chosen = part.table.c.id.in_([row_id for row_id, _ in found])
         if part.erase is None:
-            await _execute(db, part.table.delete().where(chosen))
+            await execute(db, part.table.delete().where(chosen))
         else:
-            await _execute(db, part.table.update().where(chosen).values(**part.erase))
+            await execute(db, part.table.update().where(chosen).values(**part.erase))
     return found
 
 
-async def _erase_victims(db: AsyncSession, victim_ids: Sequence[int], now: datetime) -> tuple[list[_Erased], int]:
+async def erase_victims(db: AsyncSession, victim_ids: Sequence[int], now: datetime) -> tuple[list[Erased], int]:
     """Everything of these victims' that is past its time, after checking again under their row locks that it is.
 
     Returns what was erased and how many victims it touched. A victim is erased whole within this transaction or
     not at all, so the transaction is the unit a killed run can stop between.
     """
-    locked = sa.select(_victims.c.id).where(_victims.c.id.in_(victim_ids)).order_by(_victims.c.id).with_for_update()
-    await _rows(db, locked)
-    standing = await _rows(db, _victim_standing(now).where(_victims.c.id.in_(victim_ids)))
+    locked = sa.select(VICTIMS.c.id).where(VICTIMS.c.id.in_(victim_ids)).order_by(VICTIMS.c.id).with_for_update()
+    await fetch_rows(db, locked)
+    standing = await fetch_rows(db, victim_standing(now).where(VICTIMS.c.id.in_(victim_ids)))
     due = [row for row in standing if not row.held]
     organisation_of = {int(row.id): int(row.hub_organisation_id) for row in due}
-    erased: list[_Erased] = []
+    erased: list[Erased] = []
     for kind in VICTIM_KINDS:
         cutoff = _cutoff_value(kind, now)
         victims = [int(row.id) for row in due if row.anchor < cutoff]
@@ -231,7 +231,7 @@ async def _erase_victims(db: AsyncSession, victim_ids: Sequence[int], now: datet
             continue
         for part in _VICTIM_PARTS[kind]:
             erased += [
-                _Erased(kind, part.subject, row_id, organisation_of[victim_id], victim_id)
+                Erased(kind, part.subject, row_id, organisation_of[victim_id], victim_id)
                 for row_id, victim_id in await _erase_part(db, part, victims)
             ]
     return erased, len({item.victim_id for item in erased})

@@ -25,7 +25,7 @@ from gateway.restorative_justice.inputs import (
     RjCaseStepInput,
     ScheduleRjFollowUpInput,
 )
-from gateway.restorative_justice.resolvers.common import CASEWORK, MANAGE, _case
+from gateway.restorative_justice.resolvers.common import CASEWORK, MANAGE, case_result
 from gateway.restorative_justice.types import RjCaseResult
 
 
@@ -35,7 +35,7 @@ class RjCaseMutation:
         description="Open an RJ case from a task the RJ hub has accepted.", permission_classes=[MANAGE]
     )
     async def create_rj_case_from_task(self, info: Info, input: CreateRjCaseFromTaskInput) -> RjCaseResult:
-        return await _case(
+        return await case_result(
             info,
             lambda db, actor: service.create_case_from_task(
                 db=db,
@@ -51,7 +51,7 @@ class RjCaseMutation:
         permission_classes=[MANAGE],
     )
     async def create_rj_case(self, info: Info, input: CreateRjCaseInput) -> RjCaseResult:
-        return await _case(
+        return await case_result(
             info,
             lambda db, actor: service.create_direct_case(
                 db=db,
@@ -65,7 +65,7 @@ class RjCaseMutation:
 
     @strawberry.mutation(permission_classes=[MANAGE])
     async def assign_rj_facilitators(self, info: Info, input: AssignRjFacilitatorsInput) -> RjCaseResult:
-        return await _case(
+        return await case_result(
             info,
             lambda db, actor: service.assign_facilitators(
                 db=db,
@@ -81,7 +81,7 @@ class RjCaseMutation:
 
     @strawberry.mutation(permission_classes=[CASEWORK])
     async def record_rj_initial_contact(self, info: Info, input: RecordRjInitialContactInput) -> RjCaseResult:
-        return await _case(
+        return await case_result(
             info,
             lambda db, actor: service.record_initial_contact(
                 db=db,
@@ -94,7 +94,7 @@ class RjCaseMutation:
 
     @strawberry.mutation(permission_classes=[CASEWORK])
     async def record_rj_assessment(self, info: Info, input: RecordRjAssessmentInput) -> RjCaseResult:
-        return await _case(
+        return await case_result(
             info,
             lambda db, actor: service.record_assessment(
                 db=db,
@@ -112,7 +112,7 @@ class RjCaseMutation:
         permission_classes=[MANAGE],
     )
     async def approve_rj_assessment(self, info: Info, input: RjCaseStepInput) -> RjCaseResult:
-        return await _case(
+        return await case_result(
             info,
             lambda db, actor: service.approve_assessment(
                 db=db,
@@ -124,7 +124,7 @@ class RjCaseMutation:
 
     @strawberry.mutation(permission_classes=[CASEWORK])
     async def record_rj_preparation_meeting(self, info: Info, input: RecordRjPreparationMeetingInput) -> RjCaseResult:
-        return await _case(
+        return await case_result(
             info,
             lambda db, actor: service.record_preparation_meeting(
                 db=db,
@@ -138,7 +138,7 @@ class RjCaseMutation:
 
     @strawberry.mutation(permission_classes=[CASEWORK])
     async def record_rj_intervention(self, info: Info, input: RecordRjInterventionInput) -> RjCaseResult:
-        return await _case(
+        return await case_result(
             info,
             lambda db, actor: service.record_intervention(
                 db=db,
@@ -153,7 +153,7 @@ class RjCaseMutation:
 
     @strawberry.mutation(permission_classes=[CASEWORK])
     async def record_rj_outcome_agreement(self, info: Info, input: RecordRjOutcomeAgreementInput) -> RjCaseResult:
-        return await _case(
+        return await case_result(
             info,
             lambda db, actor: service.record_outcome_agreement(
                 db=db,
@@ -166,7 +166,7 @@ class RjCaseMutation:
 
     @strawberry.mutation(permission_classes=[CASEWORK])
     async def mark_rj_action_done(self, info: Info, input: MarkRjActionDoneInput) -> RjCaseResult:
-        return await _case(
+        return await case_result(
             info,
             lambda db, actor: service.mark_action_done(
                 db=db,
@@ -178,7 +178,7 @@ class RjCaseMutation:
 
     @strawberry.mutation(permission_classes=[CASEWORK])
     async def schedule_rj_follow_up(self, info: Info, input: ScheduleRjFollowUpInput) -> RjCaseResult:
-        return await _case(
+        return await case_result(
             info,
             lambda db, actor: service.schedule_follow_up(
                 db=db,
@@ -191,7 +191,7 @@ class RjCaseMutation:
 
     @strawberry.mutation(permission_classes=[CASEWORK])
     async def record_rj_follow_up(self, info: Info, input: RecordRjFollowUpInput) -> RjCaseResult:
-        return await _case(
+        return await case_result(
             info,
             lambda db, actor: service.record_follow_up(
                 db=db,
@@ -204,7 +204,7 @@ class RjCaseMutation:
 
     @strawberry.mutation(permission_classes=[MANAGE])
     async def close_rj_case(self, info: Info, input: CloseRjCaseInput) -> RjCaseResult:
-        return await _case(
+        return await case_result(
             info,
             lambda db, actor: service.close_case(
                 db=db,

@@ -35,21 +35,21 @@ MANAGE = requires(Scope.RJ_MANAGE)
 CASEWORK = requires_any(Scope.RJ_MANAGE, Scope.RJ_FACILITATE)
 
 
-async def _case(info: Info, change: Change[RjCase]) -> RjCaseResult:
+async def case_result(info: Info, change: Change[RjCase]) -> RjCaseResult:
     return await perform_change(info, change, lambda case: RjCasePayload(case=RjCaseType.from_row(case)))
 
 
-async def _party(info: Info, change: Change[Party]) -> RjPartyResult:
+async def party_result(info: Info, change: Change[Party]) -> RjPartyResult:
     return await perform_change(info, change, lambda party: RjPartyPayload(party=RjPartyRefType.from_row(party)))
 
 
-async def _facilitator(info: Info, change: Change[Facilitator]) -> RjFacilitatorResult:
+async def facilitator_result(info: Info, change: Change[Facilitator]) -> RjFacilitatorResult:
     return await perform_change(
         info, change, lambda row: RjFacilitatorPayload(facilitator=RjFacilitatorType.from_row(row))
     )
 
 
-async def _conference(info: Info, change: Change[Conference]) -> RjConferenceResult:
+async def conference_result(info: Info, change: Change[Conference]) -> RjConferenceResult:
     async def run(db: AsyncSession) -> RjConferencePayload:
         conference = await change(db, caller(info))
         assert conference.id is not None
@@ -61,11 +61,11 @@ async def _conference(info: Info, change: Change[Conference]) -> RjConferenceRes
     return await perform(info, run)
 
 
-async def _note(info: Info, change: Change[CaseNote]) -> RjCaseNoteResult:
+async def note_result(info: Info, change: Change[CaseNote]) -> RjCaseNoteResult:
     return await perform_change(info, change, lambda note: RjCaseNotePayload(note=RjCaseNoteType.from_row(note)))
 
 
-def _calendar_feed(issued: service.IssuedFeedToken) -> RjCalendarFeedPayload:
+def calendar_feed(issued: service.IssuedFeedToken) -> RjCalendarFeedPayload:
     return RjCalendarFeedPayload(
         facilitator=RjFacilitatorType.from_row(issued.facilitator), feed_path=f"/rj/calendar.ics?token={issued.token}"
     )

@@ -17,7 +17,7 @@ from gateway.restorative_justice.inputs import (
     RjConferenceChangeInput,
     ScheduleRjConferenceInput,
 )
-from gateway.restorative_justice.resolvers.common import CASEWORK, MANAGE, _conference
+from gateway.restorative_justice.resolvers.common import CASEWORK, MANAGE, conference_result
 from gateway.restorative_justice.types import RjConferenceResult
 
 
@@ -29,7 +29,7 @@ class RjConferenceMutation:
         permission_classes=[MANAGE],
     )
     async def record_past_rj_conference(self, info: Info, input: RecordPastRjConferenceInput) -> RjConferenceResult:
-        return await _conference(
+        return await conference_result(
             info,
             lambda db, actor: service.record_past_conference(
                 db=db,
@@ -46,7 +46,7 @@ class RjConferenceMutation:
         permission_classes=[MANAGE],
     )
     async def schedule_rj_conference(self, info: Info, input: ScheduleRjConferenceInput) -> RjConferenceResult:
-        return await _conference(
+        return await conference_result(
             info,
             lambda db, actor: service.schedule_conference(
                 db=db,
@@ -59,7 +59,7 @@ class RjConferenceMutation:
 
     @strawberry.mutation(permission_classes=[MANAGE])
     async def reschedule_rj_conference(self, info: Info, input: RescheduleRjConferenceInput) -> RjConferenceResult:
-        return await _conference(
+        return await conference_result(
             info,
             lambda db, actor: service.reschedule_conference(
                 db=db,
@@ -74,7 +74,7 @@ class RjConferenceMutation:
 
     @strawberry.mutation(permission_classes=[MANAGE])
     async def cancel_rj_conference(self, info: Info, input: RjConferenceChangeInput) -> RjConferenceResult:
-        return await _conference(
+        return await conference_result(
             info,
             lambda db, actor: service.cancel_conference(
                 db=db,
@@ -87,7 +87,7 @@ class RjConferenceMutation:
 
     @strawberry.mutation(permission_classes=[CASEWORK])
     async def record_rj_attendance(self, info: Info, input: RecordRjAttendanceInput) -> RjConferenceResult:
-        return await _conference(
+        return await conference_result(
             info,
             lambda db, actor: service.record_attendance(
                 db=db,

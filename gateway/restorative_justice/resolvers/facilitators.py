@@ -12,7 +12,7 @@ from gateway.graphql.ids import record_id
 from gateway.graphql.results import perform_change
 from gateway.restorative_justice import service
 from gateway.restorative_justice.inputs import RegisterRjFacilitatorInput, RenewRjAccreditationInput
-from gateway.restorative_justice.resolvers.common import CASEWORK, MANAGE, _calendar_feed, _facilitator
+from gateway.restorative_justice.resolvers.common import CASEWORK, MANAGE, calendar_feed, facilitator_result
 from gateway.restorative_justice.types import RjCalendarFeedResult, RjFacilitatorResult
 
 
@@ -20,7 +20,7 @@ from gateway.restorative_justice.types import RjCalendarFeedResult, RjFacilitato
 class RjFacilitatorMutation:
     @strawberry.mutation(permission_classes=[MANAGE])
     async def register_rj_facilitator(self, info: Info, input: RegisterRjFacilitatorInput) -> RjFacilitatorResult:
-        return await _facilitator(
+        return await facilitator_result(
             info,
             lambda db, actor: service.register_facilitator(
                 db=db,
@@ -36,7 +36,7 @@ class RjFacilitatorMutation:
 
     @strawberry.mutation(permission_classes=[MANAGE])
     async def renew_rj_accreditation(self, info: Info, input: RenewRjAccreditationInput) -> RjFacilitatorResult:
-        return await _facilitator(
+        return await facilitator_result(
             info,
             lambda db, actor: service.renew_accreditation(
                 db=db,
@@ -63,5 +63,5 @@ class RjFacilitatorMutation:
                 actor=actor,
                 facilitator_id=record_id(facilitator_id, "facilitator") if facilitator_id else None,
             ),
-            _calendar_feed,
+            calendar_feed,
         )

@@ -16,7 +16,7 @@ from gateway.restorative_justice.inputs import (
     RecordRjPartyConsentInput,
     RjPartyChangeInput,
 )
-from gateway.restorative_justice.resolvers.common import CASEWORK, MANAGE, _note, _party
+from gateway.restorative_justice.resolvers.common import CASEWORK, MANAGE, note_result, party_result
 from gateway.restorative_justice.types import RjCaseNoteResult, RjPartyResult
 
 
@@ -24,7 +24,7 @@ from gateway.restorative_justice.types import RjCaseNoteResult, RjPartyResult
 class RjPartyMutation:
     @strawberry.mutation(permission_classes=[MANAGE])
     async def add_rj_party(self, info: Info, input: AddRjPartyInput) -> RjPartyResult:
-        return await _party(
+        return await party_result(
             info,
             lambda db, actor: service.add_party(
                 db=db,
@@ -37,7 +37,7 @@ class RjPartyMutation:
 
     @strawberry.mutation(permission_classes=[CASEWORK])
     async def record_rj_party_consent(self, info: Info, input: RecordRjPartyConsentInput) -> RjPartyResult:
-        return await _party(
+        return await party_result(
             info,
             lambda db, actor: service.record_party_consent(
                 db=db,
@@ -54,7 +54,7 @@ class RjPartyMutation:
         permission_classes=[CASEWORK],
     )
     async def withdraw_rj_party(self, info: Info, input: RjPartyChangeInput) -> RjPartyResult:
-        return await _party(
+        return await party_result(
             info,
             lambda db, actor: service.withdraw_party(
                 db=db,
@@ -68,7 +68,7 @@ class RjPartyMutation:
         description="A note on a case (audited; never in a calendar feed).", permission_classes=[CASEWORK]
     )
     async def add_rj_case_note(self, info: Info, input: AddRjCaseNoteInput) -> RjCaseNoteResult:
-        return await _note(
+        return await note_result(
             info,
             lambda db, actor: service.add_case_note(
                 db=db,

@@ -32,11 +32,11 @@ class ConferenceBooking:
     facilitator_ids: frozenset[int] = frozenset()
 
 
-def _venue_key(venue: str | None) -> str | None:
+def venue_key_of(venue: str | None) -> str | None:
     return " ".join(venue.lower().split()) if venue else None
 
 
-def _interval(starts_at: datetime, duration_minutes: int, *, past: bool = False) -> tuple[datetime, datetime]:
+def booking_interval(starts_at: datetime, duration_minutes: int, *, past: bool = False) -> tuple[datetime, datetime]:
     """The half-open interval of a booking (UK local time when no zone is given): ahead, or for `past` behind."""
     if not MIN_CONFERENCE_MINUTES <= duration_minutes <= MAX_CONFERENCE_MINUTES:
         raise ValidationFailed(f"A conference lasts {MIN_CONFERENCE_MINUTES} to {MAX_CONFERENCE_MINUTES} minutes.")
@@ -51,14 +51,14 @@ def _interval(starts_at: datetime, duration_minutes: int, *, past: bool = False)
         raise ValidationFailed("That time is out of range.") from None
 
 
-def _venue(booking: ConferenceBooking) -> str | None:
+def venue_of(booking: ConferenceBooking) -> str | None:
     venue = bounded_text(booking.venue, "venue", max_length=200)
     if booking.video_call == (venue is not None):
         raise ValidationFailed("A conference has either a venue or a video call.")
     return venue
 
 
-def _require_conference_consent(parties: dict[int | None, Party], party_ids: frozenset[int]) -> None:
+def require_conference_consent(parties: dict[int | None, Party], party_ids: frozenset[int]) -> None:
     """A conference brings the parties face to face: every person harmed and responsible must consent to it.
 
     Indirect work (shuttle messages, letters) has its own rule, checked when it is recorded: see stages.
@@ -79,7 +79,7 @@ def _require_conference_consent(parties: dict[int | None, Party], party_ids: fro
     require_consent(participants, "a conference is booked")
 
 
-def _assign_to_case(case: RjCase, facilitator_ids: Sequence[int]) -> list[int]:
+def assign_to_case(case: RjCase, facilitator_ids: Sequence[int]) -> list[int]:
     """A booked facilitator becomes the case's lead or co-facilitator, so their calendar entry leads to the case.
 
     Refused when both places are already held by others: the co-ordinator reassigns the case first.
@@ -102,7 +102,7 @@ def _assign_to_case(case: RjCase, facilitator_ids: Sequence[int]) -> list[int]:
     return newly_assigned
 
 
-def _facilitators_of(case: RjCase, booking: ConferenceBooking) -> list[int]:
+def facilitators_of(case: RjCase, booking: ConferenceBooking) -> list[int]:
     facilitator_ids = sorted(booking.facilitator_ids) or [
         f for f in (case.lead_facilitator_id, case.co_facilitator_id) if f is not None
     ]

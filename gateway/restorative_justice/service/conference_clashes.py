@@ -25,17 +25,17 @@ from gateway.restorative_justice.models import (
 from gateway.restorative_justice.service.access import MANAGE, load_case, require_rj_hub
 from gateway.restorative_justice.service.conference_booking import (
     ConferenceBooking,
-    _facilitators_of,
-    _interval,
-    _venue,
-    _venue_key,
+    booking_interval,
+    facilitators_of,
+    venue_key_of,
+    venue_of,
 )
 
 # Scheduling conflicts are checked then written; this lock makes check-and-book one step on PostgreSQL.
 CONFERENCE_BOOKING_LOCK_KEY = 0x726A_636F_6E66  # "rjconf"
 
 
-async def _lock_bookings(db: AsyncSession) -> None:
+async def lock_bookings(db: AsyncSession) -> None:
     connection = await db.connection()
     if connection.dialect.name == "postgresql":
         await db.exec(select(sa.func.pg_advisory_xact_lock(CONFERENCE_BOOKING_LOCK_KEY)))
@@ -53,7 +53,7 @@ def _overlapping(starts_at: datetime, ends_at: datetime, excluding: int | None) 
     return clauses
 
 
-async def _refuse_conflicts(
+async def refuse_conflicts(
     db: AsyncSession,
     *,
     starts_at: datetime,
@@ -98,9 +98,9 @@ async def booking_clashes(*, db: AsyncSession, actor: Principal, case_id: int, b
     written. Input the booking itself would refuse (times, consent, accreditation) is refused as it would be."""
     require_rj_hub(actor, *MANAGE)
     case = await load_case(db, actor, case_id)
-    starts_at, ends_at = _interval(booking.starts_at, booking.duration_minutes)
-    venue_key = _venue_key(_venue(booking))
-    facilitator_ids = _facilitators_of(case, booking)
+    starts_at, ends_at = booking_interval(booking.starts_at, booking.duration_minutes)
+    venue_key = venue_key_of(venue_of(booking))
+    facilitator_ids = facilitators_of(case, booking)
     found: list[str] = []
     for facilitators, parties, venue in (
         (facilitator_ids, [], None),
@@ -108,7 +108,7 @@ async def booking_clashes(*, db: AsyncSession, actor: Principal, case_id: int, b
         ([], [], venue_key),
     ):
         try:
-            await _refuse_conflicts(
+            await refuse_conflicts(
                 db,
                 starts_at=starts_at,
                 ends_at=ends_at,

@@ -39,14 +39,14 @@ from gateway.restorative_justice.service.access import (
 from gateway.restorative_justice.service.conference_booking import (
     BOOKING_STAGES,
     ConferenceBooking,
-    _assign_to_case,
-    _facilitators_of,
-    _interval,
-    _require_conference_consent,
-    _venue,
-    _venue_key,
+    assign_to_case,
+    booking_interval,
+    facilitators_of,
+    require_conference_consent,
+    venue_key_of,
+    venue_of,
 )
-from gateway.restorative_justice.service.conference_clashes import _lock_bookings, _refuse_conflicts
+from gateway.restorative_justice.service.conference_clashes import lock_bookings, refuse_conflicts
 from gateway.restorative_justice.service.facilitators import accredited_facilitators
 from gateway.restorative_justice.service.rules import require_cleared_assessment, require_stage
 
@@ -88,22 +88,22 @@ async def schedule_conference(
 
     async def book(case: RjCase) -> tuple[Conference, SubjectIds]:
         require_cleared_assessment(case)
-        starts_at, ends_at = _interval(booking.starts_at, booking.duration_minutes)
-        venue = _venue(booking)
-        _require_conference_consent({p.id: p for p in await case_parties(db, case_id)}, booking.party_ids)
-        facilitator_ids = _facilitators_of(case, booking)
+        starts_at, ends_at = booking_interval(booking.starts_at, booking.duration_minutes)
+        venue = venue_of(booking)
+        require_conference_consent({p.id: p for p in await case_parties(db, case_id)}, booking.party_ids)
+        facilitator_ids = facilitators_of(case, booking)
         # Accredited on the day of the conference, not only today.
         await accredited_facilitators(db, actor, facilitator_ids, max(starts_at.date(), utc_now().date()))
-        assigned = _assign_to_case(case, facilitator_ids)
-        await _lock_bookings(db)
+        assigned = assign_to_case(case, facilitator_ids)
+        await lock_bookings(db)
         party_ids = sorted(booking.party_ids)
-        await _refuse_conflicts(
+        await refuse_conflicts(
             db,
             starts_at=starts_at,
             ends_at=ends_at,
             facilitator_ids=facilitator_ids,
             party_ids=party_ids,
-            venue_key=_venue_key(venue),
+            venue_key=venue_key_of(venue),
             excluding=None,
         )
         conference = Conference(
@@ -111,7 +111,7 @@ async def schedule_conference(
             starts_at=starts_at,
             ends_at=ends_at,
             venue=venue,
-            venue_key=_venue_key(venue),
+            venue_key=venue_key_of(venue),
             video_call=booking.video_call,
             status=ConferenceStatus.SCHEDULED.value,
         )
@@ -145,20 +145,20 @@ async def record_past_conference(
 
     async def record(case: RjCase) -> tuple[Conference, SubjectIds]:
         require_cleared_assessment(case)
-        starts_at, ends_at = _interval(booking.starts_at, booking.duration_minutes, past=True)
-        venue = _venue(booking)
-        _require_conference_consent({p.id: p for p in await case_parties(db, case_id)}, booking.party_ids)
+        starts_at, ends_at = booking_interval(booking.starts_at, booking.duration_minutes, past=True)
+        venue = venue_of(booking)
+        require_conference_consent({p.id: p for p in await case_parties(db, case_id)}, booking.party_ids)
         if not attended_party_ids <= booking.party_ids:
             raise ValidationFailed("Only the conference's participants can be recorded as attending.")
-        facilitator_ids = _facilitators_of(case, booking)
+        facilitator_ids = facilitators_of(case, booking)
         await accredited_facilitators(db, actor, facilitator_ids, starts_at.date())
-        assigned = _assign_to_case(case, facilitator_ids)
+        assigned = assign_to_case(case, facilitator_ids)
         conference = Conference(
             case_id=case_id,
             starts_at=starts_at,
             ends_at=ends_at,
             venue=venue,
-            venue_key=_venue_key(venue),
+            venue_key=venue_key_of(venue),
             video_call=booking.video_call,
             status=ConferenceStatus.HELD.value,
             recorded_afterwards=True,
@@ -222,11 +222,11 @@ async def reschedule_conference(
         _require_scheduled(conference)
         require_stage(case, *BOOKING_STAGES)
         why = bounded_text(reason, "reason", max_length=REASON_MAX_LENGTH, required=True)
-        new_start, new_end = _interval(starts_at, duration_minutes)
+        new_start, new_end = booking_interval(starts_at, duration_minutes)
         facilitator_ids, party_ids = await _booked(db, conference_id)
         await accredited_facilitators(db, actor, facilitator_ids, max(new_start.date(), utc_now().date()))
-        await _lock_bookings(db)
-        await _refuse_conflicts(
+        await lock_bookings(db)
+        await refuse_conflicts(
             db,
             starts_at=new_start,
             ends_at=new_end,

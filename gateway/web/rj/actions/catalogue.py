@@ -6,20 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.web.rj.actions.assessment_forms import _assess, _assign, _moment, _prepare
+from gateway.web.rj.actions.assessment_forms import assess_form, assign_form, moment_form, prepare_form
 from gateway.web.rj.actions.calls import CALLS
-from gateway.web.rj.actions.conference_forms import _attendance, _booking, _cancel, _past
-from gateway.web.rj.actions.context import MANAGE, CaseAction, Parse, _nothing
+from gateway.web.rj.actions.conference_forms import attendance_form, booking_form, cancel_form, past_form
+from gateway.web.rj.actions.context import MANAGE, CaseAction, Parse, empty_form
 from gateway.web.rj.actions.outcome_forms import (
-    _action_done,
-    _agreement,
-    _close,
-    _follow_up,
-    _follow_up_date,
-    _intervention,
-    _note,
+    action_done_form,
+    agreement_form,
+    close_form,
+    follow_up_date_form,
+    follow_up_form,
+    intervention_form,
+    note_form,
 )
-from gateway.web.rj.actions.party_forms import _add_party, _consent, _one_party
+from gateway.web.rj.actions.party_forms import add_party, consent_form, one_party_form
 
 
 def _action(slug: str, title: str, button: str, done: str, parse: Parse, **options: Any) -> CaseAction:
@@ -34,7 +34,7 @@ ACTIONS: dict[str, CaseAction] = {
             "Add a party",
             "Add party",
             "Party added",
-            _add_party,
+            add_party,
             fields="party",
             scopes=MANAGE,
             first_field="role",
@@ -44,7 +44,7 @@ ACTIONS: dict[str, CaseAction] = {
             "Record a party's consent",
             "Record consent",
             "Consent recorded",
-            _consent,
+            consent_form,
             fields="consent",
             first_field="party",
         ),
@@ -53,7 +53,7 @@ ACTIONS: dict[str, CaseAction] = {
             "Record a party's withdrawal",
             "Record withdrawal",
             "Withdrawal recorded",
-            _one_party("Select who has withdrawn"),
+            one_party_form("Select who has withdrawn"),
             fields="one_party",
             first_field="party",
             warning=True,
@@ -63,7 +63,7 @@ ACTIONS: dict[str, CaseAction] = {
             "Record initial contact",
             "Record initial contact",
             "Initial contact recorded",
-            _moment("contacted", "initial contact"),
+            moment_form("contacted", "initial contact"),
             fields="contact",
             first_field="contacted-day",
         ),
@@ -72,19 +72,19 @@ ACTIONS: dict[str, CaseAction] = {
             "Record the assessment",
             "Record assessment",
             "Assessment recorded",
-            _assess,
+            assess_form,
             fields="assess",
             first_field="suitable",
         ),
         _action(
-            "approve", "Approve the assessment", "Approve assessment", "Assessment approved", _nothing, scopes=MANAGE
+            "approve", "Approve the assessment", "Approve assessment", "Assessment approved", empty_form, scopes=MANAGE
         ),
         _action(
             "assign",
             "Assign facilitators",
             "Assign facilitators",
             "Facilitators assigned",
-            _assign,
+            assign_form,
             fields="assign",
             scopes=MANAGE,
             first_field="lead",
@@ -94,7 +94,7 @@ ACTIONS: dict[str, CaseAction] = {
             "Record a preparation meeting",
             "Record preparation meeting",
             "Preparation meeting recorded",
-            _prepare,
+            prepare_form,
             fields="prepare",
             first_field="party",
         ),
@@ -103,7 +103,7 @@ ACTIONS: dict[str, CaseAction] = {
             "Book a conference",
             "Book conference",
             "Conference booked",
-            _booking,
+            booking_form,
             fields="booking",
             scopes=MANAGE,
             first_field="starts-day",
@@ -113,7 +113,7 @@ ACTIONS: dict[str, CaseAction] = {
             "Record a conference that already happened",
             "Record past conference",
             "Conference recorded",
-            _past,
+            past_form,
             fields="booking",
             scopes=MANAGE,
             first_field="starts-day",
@@ -123,7 +123,7 @@ ACTIONS: dict[str, CaseAction] = {
             "Record attendance",
             "Record attendance",
             "Attendance recorded",
-            _attendance,
+            attendance_form,
             fields="attendance",
             first_field="conference",
         ),
@@ -132,7 +132,7 @@ ACTIONS: dict[str, CaseAction] = {
             "Cancel a conference",
             "Cancel conference",
             "Conference cancelled",
-            _cancel,
+            cancel_form,
             fields="cancel",
             scopes=MANAGE,
             first_field="conference",
@@ -143,7 +143,7 @@ ACTIONS: dict[str, CaseAction] = {
             "Record the intervention",
             "Record intervention",
             "Intervention recorded",
-            _intervention,
+            intervention_form,
             fields="intervention",
             first_field="kind",
         ),
@@ -152,7 +152,7 @@ ACTIONS: dict[str, CaseAction] = {
             "Record the outcome agreement",
             "Record agreement",
             "Outcome agreement recorded",
-            _agreement,
+            agreement_form,
             fields="agreement",
             first_field="action-1",
         ),
@@ -161,7 +161,7 @@ ACTIONS: dict[str, CaseAction] = {
             "Mark an agreed action done",
             "Mark action done",
             "Action marked done",
-            _action_done,
+            action_done_form,
             fields="action_done",
             first_field="action",
         ),
@@ -170,7 +170,7 @@ ACTIONS: dict[str, CaseAction] = {
             "Set the follow-up date",
             "Set follow-up date",
             "Follow-up date set",
-            _follow_up_date,
+            follow_up_date_form,
             fields="follow_up_date",
             first_field="follow-up-day",
         ),
@@ -179,7 +179,7 @@ ACTIONS: dict[str, CaseAction] = {
             "Record the follow-up",
             "Record follow-up",
             "Follow-up recorded",
-            _follow_up,
+            follow_up_form,
             fields="follow_up",
             first_field="satisfaction",
         ),
@@ -188,12 +188,12 @@ ACTIONS: dict[str, CaseAction] = {
             "Close the case",
             "Close case",
             "Case closed",
-            _close,
+            close_form,
             fields="close",
             scopes=MANAGE,
             first_field="reason",
             warning=True,
         ),
-        _action("note", "Add a note", "Add note", "Note added", _note, fields="note", first_field="note"),
+        _action("note", "Add a note", "Add note", "Note added", note_form, fields="note", first_field="note"),
     )
 }

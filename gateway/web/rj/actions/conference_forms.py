@@ -15,7 +15,7 @@ from gateway.web.rj.common import choice, chosen_id, read_local_moment
 from gateway.web.visit import Visit
 
 
-def _booking(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
+def booking_form(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
     values: Values = {}
     values["starts"], starts_at = read_local_moment(visit, errors, "starts", "conference")
     values["duration"] = visit.field("duration", limit=4)
@@ -50,8 +50,8 @@ def _booking(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Va
     return values, {"booking": booking}
 
 
-def _past(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
-    values, arguments = _booking(visit, errors, context)
+def past_form(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
+    values, arguments = booking_form(visit, errors, context)
     attended = {chosen_id(p) for p in visit.fields("attended", limit=12)}
     values["attended"] = visit.fields("attended", limit=12)
     if not attended <= {p.id for p in context.detail.parties}:
@@ -60,7 +60,7 @@ def _past(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Value
     return values, arguments
 
 
-def _conference(status: str, message: str) -> Callable[[Visit, FormErrors, CaseContext], int | None]:
+def chosen_conference(status: str, message: str) -> Callable[[Visit, FormErrors, CaseContext], int | None]:
     def read(visit: Visit, errors: FormErrors, context: CaseContext) -> int | None:
         conference_id = chosen_id(visit.field("conference", limit=12))
         if conference_id is None or all(
@@ -73,15 +73,15 @@ def _conference(status: str, message: str) -> Callable[[Visit, FormErrors, CaseC
     return read
 
 
-def _attendance(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
-    conference_id = _conference("scheduled", "Select the conference")(visit, errors, context)
+def attendance_form(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
+    conference_id = chosen_conference("scheduled", "Select the conference")(visit, errors, context)
     attended = {chosen_id(p) for p in visit.fields("attended", limit=12)}
     values = {"conference": visit.field("conference", limit=12), "attended": visit.fields("attended", limit=12)}
     return values, {"conference_id": conference_id, "attended": frozenset(i for i in attended if i is not None)}
 
 
-def _cancel(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
-    conference_id = _conference("scheduled", "Select the conference to cancel")(visit, errors, context)
+def cancel_form(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
+    conference_id = chosen_conference("scheduled", "Select the conference to cancel")(visit, errors, context)
     reason = required(
         errors,
         "reason",

@@ -78,11 +78,11 @@ class CaseAction:
     warning: bool = False
 
 
-def _nothing(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
+def empty_form(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
     return {}, {}
 
 
-def _party(visit: Visit, errors: FormErrors, name: str, context: CaseContext, message: str) -> int | None:
+def chosen_party(visit: Visit, errors: FormErrors, name: str, context: CaseContext, message: str) -> int | None:
     party_id = chosen_id(visit.field(name, limit=12))
     if party_id is None or all(p.id != party_id for p in context.detail.parties):
         errors.add(name, message)

@@ -10,19 +10,19 @@ from typing import Any
 from gateway.restorative_justice import service as rj
 from gateway.restorative_justice.models import NOTES_MAX_LENGTH, InterventionKind
 from gateway.web.forms import FormErrors, required
-from gateway.web.rj.actions.conference_forms import _conference
-from gateway.web.rj.actions.context import CaseContext, Values, _party
+from gateway.web.rj.actions.conference_forms import chosen_conference
+from gateway.web.rj.actions.context import CaseContext, Values, chosen_party
 from gateway.web.rj.common import CLOSURES, INTERVENTIONS, SATISFACTION, choice, chosen_id, read_date, read_local_moment
 from gateway.web.visit import Visit
 
 MAX_AGREEMENT_ACTIONS = 3
 
 
-def _intervention(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
+def intervention_form(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
     kind = choice(visit, errors, "kind", INTERVENTIONS, "Select how restorative justice was delivered")
     conference_id = None
     if kind == InterventionKind.DIRECT_CONFERENCE.value:
-        conference_id = _conference("held", "Select the conference that was held")(visit, errors, context)
+        conference_id = chosen_conference("held", "Select the conference that was held")(visit, errors, context)
     values, moment = read_local_moment(visit, errors, "delivered", "intervention")
     return {"kind": kind, "conference": visit.field("conference", limit=12), "delivered": values}, {
         "kind": kind,
@@ -31,7 +31,7 @@ def _intervention(visit: Visit, errors: FormErrors, context: CaseContext) -> tup
     }
 
 
-def _agreement(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
+def agreement_form(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
     values: Values = {}
     actions: list[rj.ActionInput] = []
     for number in range(1, MAX_AGREEMENT_ACTIONS + 1):
@@ -44,36 +44,36 @@ def _agreement(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[
             errors.add("action-1", "Enter what was agreed")
         elif len(description) > 500:
             errors.add(f"action-{number}", "An action must be 500 characters or fewer")
-        owner_id = _party(visit, errors, f"owner-{number}", context, "Select who will do it")
+        owner_id = chosen_party(visit, errors, f"owner-{number}", context, "Select who will do it")
         values[f"due-{number}"], due = read_date(visit, errors, f"due-{number}", "action")
         if description and owner_id is not None and due is not None:
             actions.append(rj.ActionInput(description=description, owner_party_id=owner_id, due_on=due))
     return values, {"actions": actions}
 
 
-def _action_done(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
+def action_done_form(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
     action_id = chosen_id(visit.field("action", limit=12))
     if action_id is None or all(a.id != action_id or a.done_at for a in context.detail.actions):
         errors.add("action", "Select the action that was done")
     return {"action": visit.field("action", limit=12)}, {"action_id": action_id}
 
 
-def _follow_up_date(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
+def follow_up_date_form(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
     values, day = read_date(visit, errors, "follow-up", "follow-up")
     return {"follow-up": values}, {"on": day}
 
 
-def _follow_up(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
+def follow_up_form(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
     satisfaction = choice(visit, errors, "satisfaction", SATISFACTION, "Select how satisfied the person harmed is")
     return {"satisfaction": satisfaction}, {"satisfaction": satisfaction}
 
 
-def _close(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
+def close_form(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
     reason = choice(visit, errors, "reason", CLOSURES, "Select why the case is closing")
     return {"reason": reason}, {"reason": reason}
 
 
-def _note(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
+def note_form(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
     text = required(
         errors,
         "note",

@@ -9,12 +9,12 @@ from typing import Any
 from gateway.restorative_justice import service as rj
 from gateway.restorative_justice.models import NOTES_MAX_LENGTH, PartyRole
 from gateway.web.forms import FormErrors, optional, required
-from gateway.web.rj.actions.context import CaseContext, Parse, Values, _party
+from gateway.web.rj.actions.context import CaseContext, Parse, Values, chosen_party
 from gateway.web.rj.common import CONSENT_METHODS, ROLES, choice
 from gateway.web.visit import Visit
 
 
-def _add_party(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
+def add_party(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
     role = choice(visit, errors, "role", ROLES, "Select the person's part in the case")
     too_long = "must be {} characters or fewer"
     values: Values = {
@@ -51,7 +51,7 @@ def _add_party(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[
     )
     supports = None
     if role == PartyRole.SUPPORTER.value:
-        supports = _party(visit, errors, "supports", context, "Select the person they support")
+        supports = chosen_party(visit, errors, "supports", context, "Select the person they support")
     if errors:
         return values, {}
     party = rj.PartyInput(
@@ -66,17 +66,17 @@ def _add_party(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[
     return values, {"party": party}
 
 
-def _consent(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
-    party_id = _party(visit, errors, "party", context, "Select whose consent this is")
+def consent_form(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
+    party_id = chosen_party(visit, errors, "party", context, "Select whose consent this is")
     method = choice(visit, errors, "method", CONSENT_METHODS, "Select how they consented")
     willing = choice(visit, errors, "willing", {"yes": "", "no": ""}, "Select whether they are willing to take part")
     values = {"party": visit.field("party", limit=12), "method": method, "willing": willing}
     return values, {"party_id": party_id, "method": method, "willing": willing == "yes"}
 
 
-def _one_party(message: str) -> Parse:
+def one_party_form(message: str) -> Parse:
     def parse(visit: Visit, errors: FormErrors, context: CaseContext) -> tuple[Values, dict[str, Any]]:
-        party_id = _party(visit, errors, "party", context, message)
+        party_id = chosen_party(visit, errors, "party", context, message)
         return {"party": visit.field("party", limit=12)}, {"party_id": party_id}
 
     return parse
