@@ -19,7 +19,7 @@ from strawberry.types import ExecutionContext
 from gateway.graphql.bounds import bound_arguments
 from gateway.graphql.execution import GatewayExecutionContext
 from gateway.graphql.messages import INTERNAL, public_error, submitted_values
-from gateway.graphql.trusted import TrustedParserCache, TrustedSurfaceValidation
+from gateway.graphql.trusted_execution import TrustedParserCache, TrustedSurfaceValidation
 from gateway.graphql.validation import DocumentChecks
 
 log = logging.getLogger("gateway.graphql")

@@ -18,7 +18,8 @@ administrator registers documents (`gateway documents register`), so a known id 
 - A document registered for one OAuth client is, to every other caller, a document that does not exist.
 
 Start-up hooks (`add_start_up_hook`) see every document as it is loaded, for a query compiler to prepare its plan.
-Registering, listing and revoking (what `gateway documents` calls) are in gateway/graphql/trusted_registry.py.
+Registering, listing and revoking (what `gateway documents` calls) are in gateway/graphql/trusted_registry.py;
+how the view and the schema's extensions run a trusted document's request, in gateway/graphql/trusted_execution.py.
 """
 
 from __future__ import annotations
@@ -30,14 +31,14 @@ import math
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 from weakref import WeakSet
 
-from cross_web import HTTPException, StarletteRequestAdapter
+from cross_web import HTTPException
 from graphql import (
     ASTValidationRule,
     DocumentNode,
@@ -52,10 +53,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from strawberry.extensions import ParserCache
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.base import BaseSchema
-from strawberry.types import ExecutionContext
 
 from gateway.db import AsyncSession
 from gateway.graphql.limits import BudgetExceeded, limit_errors
@@ -64,9 +63,7 @@ from gateway.graphql.trusted_models import MAX_DOCUMENT_BYTES, TrustedDocumentRo
 from gateway.graphql.validation import (
     VALIDATION_BUDGET_SECONDS,
     DocumentChecks,
-    SurfaceValidation,
     validate_by,
-    variable_errors,
 )
 from gateway.settings import Settings
 
@@ -78,7 +75,7 @@ HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 MAX_LOADED = 1000
 # Ids asked for and not registered, remembered so a stream of unknown ids costs one lookup each per refresh period.
 MAX_ABSENT = 4096
-_STATE_KEY = "trusted_document"
+TRUSTED_STATE_KEY = "trusted_document"
 
 # Stable codes of every refusal here; the messages below quote nothing that was sent or registered.
 NOT_FOUND = "document-not-found"
@@ -261,7 +258,7 @@ def registered(document_id: str) -> TrustedDocument | None:
 
 def trusted_document_of(request: Request) -> TrustedDocument | None:
     """The trusted document this request runs, once its body has been read; None for any other request."""
-    found = request.scope.get("state", {}).get(_STATE_KEY)
+    found = request.scope.get("state", {}).get(TRUSTED_STATE_KEY)
     return found if isinstance(found, TrustedDocument) else None
 
 
@@ -506,56 +503,3 @@ def _named_id(document_id: object, extensions: dict[str, Any] | None) -> str | N
     if named is not None and named != digest:
         raise DocumentRefused(ID_MISMATCH, "The `documentId` and the persisted query's hash differ.")
     return digest
-
-
-# -- the view's and the schema's side ------------------------------------------------------------------------------
-
-
-class GatewayRequestAdapter(StarletteRequestAdapter):
-    """Strawberry's Starlette adapter, keeping the request so the body's reading can see its caller and state."""
-
-    def __init__(self, request: Request) -> None:
-        super().__init__(request)
-        self.request = request
-
-
-async def read_operation(
-    registry: TrustedDocuments, adapter: GatewayRequestAdapter, body: object, *, client_id: str | None
-) -> GraphQLRequestData:
-    """The request's operation, with the trusted document it runs (if any) left on the request's state."""
-    assert isinstance(body, dict)  # the view refuses any other body before this
-    data, trusted = await registry.request_data(body, client_id=client_id)
-    if trusted is not None:
-        adapter.request.scope.setdefault("state", {})[_STATE_KEY] = trusted
-    return data
-
-
-def _trusted_for(execution_context: ExecutionContext) -> TrustedDocument | None:
-    request = getattr(execution_context.context, "request", None)
-    trusted = trusted_document_of(request) if isinstance(request, Request) else None
-    # The very text the view put in the request: anything else executed in this request is checked as usual.
-    return trusted if trusted is not None and trusted.text is execution_context.query else None
-
-
-class TrustedParserCache(ParserCache):
-    """Strawberry's parser cache, except that a trusted document's request takes the document parsed at load."""
-
-    def on_parse(self) -> Iterator[None]:
-        trusted = _trusted_for(self.execution_context)
-        if trusted is None:
-            yield from super().on_parse()
-            return
-        self.execution_context.graphql_document = trusted.document
-        yield
-
-
-class TrustedSurfaceValidation(SurfaceValidation):
-    """The surface's validation, except that a trusted document, validated at load, has only its variables
-    checked."""
-
-    def on_validate(self) -> Iterator[None]:
-        if _trusted_for(self.execution_context) is None:
-            yield from super().on_validate()
-            return
-        self.execution_context.pre_execution_errors = variable_errors(self.execution_context.variables)
-        yield
