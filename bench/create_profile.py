@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.create_profile                       # 300 requests after 50 warm-up, then cProfile
     .venv/bin/python -m bench.create_profile --requests 500 --no-cprofile --statements
+    .venv/bin/python -m bench.create_profile --resolvers --no-cprofile   # the ORM path, compiled statements off
 
 It starts a throwaway PostgreSQL cluster (tests/support/postgres_cluster.py), migrates a fresh database, seeds the
 demo organisations, a signing key and a Hub machine client, and builds the gateway with `create_app` and production
@@ -13,8 +14,9 @@ draft tasks), one at a time through httpx's ASGI transport, each with a fresh id
   processes and is not counted) over the timed requests, without the profiler;
 - the CPU ms of the service call and its commit alone, called directly with a like input (the rest of a request
   is HTTP, the token check and GraphQL);
-- SQL statements per request, counted by a `before_cursor_execute` listener on the app's engine (`--statements`
-  prints one request's statements in order, cut to their first 110 characters);
+- SQL statements per request: those the compiled path ran on its own pool (gateway/referrals/compiled/create.py:
+  one a request when it answers), and the ORM's, counted by a `before_cursor_execute` listener on the app's engine
+  (`--statements` prints one request's ORM statements in order, cut to their first 110 characters);
 - a cProfile of the same requests, timed by CPU (waits for PostgreSQL left out): own time per library, and the
   top 25 functions by cumulative and by own time (`--no-cprofile` skips it).
 
@@ -165,8 +167,10 @@ async def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         session_secret=secrets.token_urlsafe(48),
         log_level="WARNING",
         dispatch_in_serve=False,
+        compiled_reads=not args.resolvers,
     )
     app = create_app(settings)
+    compiled = app.state.compiled_reads
     counter = StatementCounter()
     event.listen(app.state.engine.sync_engine, "before_cursor_execute", counter)
     report: dict[str, Any] = {}
@@ -189,13 +193,18 @@ async def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             counter.recording = False
             one_request = list(counter.recorded)
 
+            answered = compiled.answered if compiled is not None else 0
             start_count, cpu, wall = counter.count, time.process_time(), time.perf_counter()
             for _ in range(args.requests):
                 await once()
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             report = {
                 "requests": args.requests,
-                "statements_per_request": round((counter.count - start_count) / args.requests, 2),
+                # The compiled statement runs on its own asyncpg pool, which the engine's listener does not see.
+                "compiled_statements_per_request": round(
+                    ((compiled.answered if compiled is not None else 0) - answered) / args.requests, 2
+                ),
+                "orm_statements_per_request": round((counter.count - start_count) / args.requests, 2),
                 "cpu_ms_per_request": round(cpu * 1000 / args.requests, 2),
                 "wall_ms_per_request": round(wall * 1000 / args.requests, 2),
                 "statement_kinds": dict(Counter(s.split(" ")[0] for s in one_request)),
@@ -230,6 +239,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--no-cprofile", action="store_true", help="only the CPU and statement figures")
     parser.add_argument("--statements", action="store_true", help="print one request's statements in order")
+    parser.add_argument(
+        "--resolvers", action="store_true", help="the resolver (ORM) path: compiled statements off, as on SQLite"
+    )
     parser.add_argument("--dump", type=Path, help="also write the cProfile stats to this file (for pstats, snakeviz)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.scale_benchmark                       # both parts, 100,000 referrals
     .venv/bin/python -m bench.scale_benchmark --part create --duration 10
+    .venv/bin/python -m bench.scale_benchmark --part scale --worker-cpu 0.2   # workers capped: see bench/cpu_cap.py
 
 It reuses bench/inbox_benchmark.py's throwaway cluster, migrations, bulk loader, `serve()` (single-process
 uvicorns, one port each) and load driver, with production settings (so the inbox is the compiled read and the audit
@@ -41,6 +42,7 @@ import asyncpg
 import httpx
 
 from bench import inbox_benchmark as ib
+from bench.cpu_cap import capped, throttled_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -274,8 +276,13 @@ def scale_out(args: argparse.Namespace, url: str, dsn: str, db: dict[str, Any]) 
         ) as (bases, servers):
             headers = _token(bases[0], db["client_id"], db["secret"])
             config = {**load, "path": "/graphql", "body": {"query": ib.INBOX_QUERY}, "headers": headers}
-            with LockSampler(dsn) as sampler:
+            pids = [server.pid for server in servers]
+            cap = capped(pids, args.worker_cpu) if args.worker_cpu else contextlib.nullcontext()
+            with cap, LockSampler(dsn) as sampler:
                 result = ib._measure(f"scale-{workers}", bases, servers, config, None)
+                if args.worker_cpu:
+                    result["worker_cpu_cap"] = args.worker_cpu
+                    result["throttled_seconds"] = [throttled_seconds(pid) for pid in pids]
             result["locks"] = sampler.report()
         results[f"workers_{workers}"] = result
         print(
@@ -318,6 +325,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument(
+        "--worker-cpu",
+        type=float,
+        default=None,
+        help="scale-out only: hold each gateway worker to this fraction of a core (bench/cpu_cap.py; needs root)",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from tests.support.postgres_cluster import PostgresCluster
@@ -331,6 +344,7 @@ def main() -> None:
         "concurrency": args.concurrency,
         "warmup_seconds": args.warmup,
         "duration_seconds": args.duration,
+        "worker_cpu_cap": args.worker_cpu,
     }
     cluster = PostgresCluster.start()
     try:

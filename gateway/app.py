@@ -25,7 +25,7 @@ from gateway.health import healthz, http_error, readyz, server_error
 from gateway.logs import configure_logging
 from gateway.middleware import BodySizeLimitMiddleware, RequestBodyTimeoutMiddleware, RequestContextMiddleware
 from gateway.notifications.dispatcher import background_dispatcher
-from gateway.referrals.compiled import compile_hub, compile_inbox
+from gateway.referrals.compiled import compile_create_referral, compile_hub, compile_inbox
 from gateway.referrals.http import SCHEMA_PATH, SelfReferralEndpoint, serve_self_referral_schema
 from gateway.restorative_justice.http import FEED_PATH, CalendarFeedEndpoint
 from gateway.schema import build_schema
@@ -61,7 +61,7 @@ def create_app(settings: Settings) -> Starlette:
     compiled = (
         CompiledReads(
             schema._schema,
-            [compile_inbox, compile_hub],
+            [compile_inbox, compile_hub, compile_create_referral(schema)],
             database_url=settings.database_url,
             pool_size=settings.compiled_pool_size,
         )

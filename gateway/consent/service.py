@@ -105,13 +105,20 @@ def validate_consent_input(consent: ConsentInput, *, victim_has_guardian: bool, 
 def new_consent(consent: ConsentInput, *, victim: Victim, actor: Principal) -> Consent:
     """A consent row from validated input, recorded by the actor now."""
     assert victim.id is not None
+    return consent_row(
+        consent, hub_organisation_id=victim.hub_organisation_id, victim_id=victim.id, recorded_by=actor.actor_label
+    )
+
+
+def consent_row(consent: ConsentInput, *, hub_organisation_id: int, victim_id: int, recorded_by: str) -> Consent:
+    """A consent row from validated input, recorded now by `recorded_by` (an actor label)."""
     return Consent(
-        hub_organisation_id=victim.hub_organisation_id,
-        victim_id=victim.id,
+        hub_organisation_id=hub_organisation_id,
+        victim_id=victim_id,
         given_by=consent.given_by.value,
         method=consent.method.value,
         given_at=as_utc(consent.given_at),
-        recorded_by=actor.actor_label,
+        recorded_by=recorded_by,
         provider_slugs=sorted(consent.provider_slugs),
         data_categories=sorted(f.value for f in consent.data_categories),
         withheld_information=consent.withheld_information,

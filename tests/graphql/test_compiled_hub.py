@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
@@ -36,7 +36,6 @@ from gateway.referrals.compiled.hub import (
     HUB_VICTIM_LEAVES,
     REFERRAL_LEAVES,
 )
-from gateway.settings import Settings
 from tests.graphql.compiled_hub_world import (
     Paths,
     Relay,
@@ -56,27 +55,15 @@ from tests.support.api import (
     client,
     database_url,
     gateway,
-    make_settings,
     world,
 )
+from tests.support.compiled import COMPARE, compiled_settings, database_kind
 
-__all__ = ["api_templates", "client", "database_url", "gateway", "world"]
+__all__ = ["api_templates", "client", "compiled_settings", "database_kind", "database_url", "gateway", "world"]
 
-EXAMPLES = 60
 # Callers that hold referrals:read (the compiled path answers them) and callers that do not (the resolvers refuse).
 READERS = ("hub", "hub-supervisor", "coordinator", "rj-reader")
 OTHERS = ("cpn", "commissioner")
-
-
-@pytest.fixture(params=["postgresql"])
-def database_kind(request: pytest.FixtureRequest) -> str:
-    """Only PostgreSQL: SQLite keeps the resolver path."""
-    return str(request.param)
-
-
-@pytest.fixture(name="settings")
-def compiled_settings(database_url: str) -> Settings:
-    return make_settings(database_url, fast_execution=True)
 
 
 @pytest.fixture
@@ -186,15 +173,6 @@ async def _both(paths: Paths, role: str, document: str, variables: dict[str, Any
     assert canonical(compiled.json()) == canonical(by_resolvers.json()), (role, document, variables)
     assert compiled_rows == resolver_rows, (role, document, variables)
     return compiled, paths.compiled_reads.answered - answered
-
-
-COMPARE = settings(
-    derandomize=True,
-    database=None,
-    deadline=None,
-    max_examples=EXAMPLES,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 
 
 @settings(COMPARE)

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
@@ -52,34 +52,22 @@ from tests.support.api import (
     database_url,
     gateway,
     key,
-    make_settings,
     referral_input,
     sent_task,
     world,
 )
+from tests.support.compiled import COMPARE, compiled_settings, database_kind
 from tests.support.loopback import served
 
-__all__ = ["api_templates", "client", "database_url", "gateway", "world"]
+__all__ = ["api_templates", "client", "compiled_settings", "database_kind", "database_url", "gateway", "world"]
 
 ROLES = ("cpn", "family-action", "rape-crisis", "road-victims-trust", "hub")
-EXAMPLES = 60
 VICTIM_STANDING = ("redacted", "redactionReason", "sharedUnderSafeguardingOverride", "fields")
 WITHDRAW = """mutation($i: WithdrawConsentInput!) { withdrawConsent(input: $i) { __typename } }"""
 ATTEMPT = """mutation($i: RecordContactAttemptInput!) {
   recordContactAttempt(input: $i) { __typename ... on OperationError { code message } } }"""
 ACCEPT = """mutation($i: TaskChangeInput!) {
   acceptTask(input: $i) { __typename ... on TaskPayload { task { version } } } }"""
-
-
-@pytest.fixture(params=["postgresql"])
-def database_kind(request: pytest.FixtureRequest) -> str:
-    """Only PostgreSQL: SQLite keeps the resolver path."""
-    return str(request.param)
-
-
-@pytest.fixture(name="settings")
-def compiled_settings(database_url: str) -> Settings:
-    return make_settings(database_url, fast_execution=True)
 
 
 @dataclass(frozen=True)
@@ -288,15 +276,6 @@ async def _disclosures(settings: Settings, after_id: int) -> tuple[int, Counter[
 async def _ask(http: httpx.AsyncClient, token: str, document: str, variables: dict[str, Any]) -> httpx.Response:
     body = {"query": document, "variables": variables}
     return await http.post("/graphql", json=body, headers={"authorization": f"Bearer {token}"})
-
-
-COMPARE = settings(
-    derandomize=True,
-    database=None,
-    deadline=None,
-    max_examples=EXAMPLES,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 
 
 @settings(COMPARE)

@@ -9,6 +9,10 @@ same validation the resolver path runs: limits, cost and graphql-core's rules. C
 alone; each request then checks its variables and its token's claims, and anything unusual (a page size out of
 bounds, a cursor not ours, a missing scope) falls back to the resolvers, which word the error as they always have.
 
+One write is compiled the same way, createReferral (gateway/referrals/compiled/create.py): its statement writes
+every row in one round trip, and anything it does not write (a refusal, a key used before) falls back likewise, to
+the resolvers, which word it; a statement that wrote nothing changed nothing.
+
 Only PostgreSQL: SQLite keeps the resolver path (it has no json_build_object ordering guarantees worth relying on
 and no concurrent writers to serve). `GATEWAY_COMPILED_READS=false` turns the path off.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import col, func, select
 
@@ -70,11 +71,11 @@ def validate_case_input(case: CaseInput) -> None:
         raise ValidationFailed("A domestic-abuse case needs a risk level: standard, medium or high.")
 
 
-def _new_case(case: CaseInput, *, victim: Victim) -> Case:
-    assert victim.id is not None
+def new_case(case: CaseInput, *, hub_organisation_id: int, victim_id: int) -> Case:
+    """A case row from validated input, for the victim."""
     return Case(
-        hub_organisation_id=victim.hub_organisation_id,
-        victim_id=victim.id,
+        hub_organisation_id=hub_organisation_id,
+        victim_id=victim_id,
         arrival_route=case.arrival_route.value,
         reported_to_police=case.reported_to_police,
         crime_reference=case.crime_reference,
@@ -172,7 +173,8 @@ async def create_referral_rows(
         organisations = await organisations_by_slug(db, provider_slugs)
     db.add(victim)
     await db.flush()
-    case_row = _new_case(case, victim=victim)
+    assert victim.id is not None
+    case_row = new_case(case, hub_organisation_id=victim.hub_organisation_id, victim_id=victim.id)
     db.add(case_row)
     consent_rows = [new_consent(consent, victim=victim, actor=actor) for consent in consents]
     db.add_all(consent_rows)
@@ -203,6 +205,25 @@ async def create_referral_rows(
     return referral, case_row, consent_rows, tasks
 
 
+def check_referral_input(
+    *,
+    victim: VictimInput,
+    case: CaseInput,
+    consents: Sequence[ConsentInput],
+    provider_slugs: Sequence[str],
+    now: datetime,
+) -> None:
+    """Every check of a new referral's input that needs no database, in the order createReferral words them;
+    ValidationFailed names the first problem. The compiled createReferral (gateway/referrals/compiled/create.py)
+    runs these same checks before its statement."""
+    validate_victim_input(victim, today=now.date())
+    validate_case_input(case)
+    for consent in consents:
+        validate_consent_input(consent, victim_has_guardian=victim.guardian is not None, now=now)
+    if len(set(provider_slugs)) != len(provider_slugs):
+        raise ValidationFailed("Each provider can appear only once in a referral.")
+
+
 async def create_referral(
     *,
     db: AsyncSession,
@@ -227,13 +248,7 @@ async def create_referral(
     )
     if claim.replayed_result_id is not None:
         return await load_own_referral(db, actor, claim.replayed_result_id)
-    now = utc_now()
-    validate_victim_input(victim, today=now.date())
-    validate_case_input(case)
-    for consent in consents:
-        validate_consent_input(consent, victim_has_guardian=victim.guardian is not None, now=now)
-    if len(set(provider_slugs)) != len(provider_slugs):
-        raise ValidationFailed("Each provider can appear only once in a referral.")
+    check_referral_input(victim=victim, case=case, consents=consents, provider_slugs=provider_slugs, now=utc_now())
     victim_row = new_victim(victim, hub_organisation_id=actor.organisation_id)
     referral, case_row, consent_rows, tasks = await create_referral_rows(
         db,
