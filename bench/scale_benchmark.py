@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.scale_benchmark                       # both parts, 100,000 referrals
     .venv/bin/python -m bench.scale_benchmark --part create --duration 10
+    .venv/bin/python -m bench.scale_benchmark --part create --resolvers     # createReferral by the ORM path
     .venv/bin/python -m bench.scale_benchmark --part scale --worker-cpu 0.2   # workers capped: see bench/cpu_cap.py
 
 It reuses bench/inbox_benchmark.py's throwaway cluster, migrations, bulk loader, `serve()` (single-process
@@ -297,7 +298,8 @@ def scale_out(args: argparse.Namespace, url: str, dsn: str, db: dict[str, Any]) 
 def create_rate(args: argparse.Namespace, url: str, dsn: str) -> dict[str, Any]:
     client_id, secret = asyncio.run(_hub_client(url))
     log = RESULTS / "scale-create.log"
-    with ib.serve("bench.inbox_benchmark:gateway_app", workers=2, env=_env(url), log=log, loop="auto", http="auto") as (
+    env = _env(url) | ({"GATEWAY_COMPILED_READS": "false"} if args.resolvers else {})
+    with ib.serve("bench.inbox_benchmark:gateway_app", workers=2, env=env, log=log, loop="auto", http="auto") as (
         bases,
         _servers,
     ):
@@ -326,6 +328,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument(
+        "--resolvers", action="store_true", help="createReferral by the resolver (ORM) path: compiled statements off"
+    )
+    parser.add_argument(
         "--worker-cpu",
         type=float,
         default=None,
@@ -345,6 +350,7 @@ def main() -> None:
         "warmup_seconds": args.warmup,
         "duration_seconds": args.duration,
         "worker_cpu_cap": args.worker_cpu,
+        "create_path": "resolvers" if args.resolvers else "compiled",
     }
     cluster = PostgresCluster.start()
     try:

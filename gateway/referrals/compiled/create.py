@@ -62,6 +62,7 @@ from gateway.idempotency.models import IdempotencyRecord
 from gateway.idempotency.service import MAX_KEY_LENGTH, request_fingerprint
 from gateway.organisations.models import OrganisationRole
 from gateway.referrals.compiled.common import CALLER, Unsupported, granting, leaves
+from gateway.referrals.inputs import CreateReferralInput
 from gateway.referrals.models import Case, Referral, ReferralTask, TaskStatus
 from gateway.referrals.service.access import PURPOSE_REFERRAL
 from gateway.referrals.service.create import check_referral_input, new_case
@@ -272,7 +273,7 @@ class CreateRequest:
 @dataclass(frozen=True, slots=True)
 class CompiledCreateReferral:
     sql: str
-    read_input: Callable[[Mapping[str, Any]], Any | None]
+    read_input: Callable[[Mapping[str, Any]], CreateReferralInput | None]
     required_scope: str = Scope.REFERRALS_WRITE.value
 
     def request(self, variables: Mapping[str, Any]) -> CompiledRequest | None:
@@ -298,17 +299,17 @@ class CompiledCreateReferral:
         )
 
 
-def prepared(converted: Any, *, now: datetime) -> CreateRequest | None:
+def prepared(converted: CreateReferralInput, *, now: datetime) -> CreateRequest | None:
     """The input as service.create_referral would write it, or None for anything it would refuse."""
     if first_overlong("input", converted, None) is not None:
         return None
-    key: str = converted.idempotency_key
+    key = converted.idempotency_key
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         return None
-    victim, case = converted.victim.values(), converted.case.values()
-    consents = [c.values() for c in converted.consents]
-    slugs: list[str] = list(converted.providers)
+    slugs = list(converted.providers)
     try:
+        victim, case = converted.victim.values(), converted.case.values()
+        consents = [c.values() for c in converted.consents]
         check_referral_input(victim=victim, case=case, consents=consents, provider_slugs=slugs, now=now)
         victim_row = new_victim(victim, hub_organisation_id=0)  # the hub and ids are the statement's
         case_row = new_case(case, hub_organisation_id=0, victim_id=0)
@@ -370,7 +371,7 @@ def compile_create_referral(schema: strawberry.Schema) -> Compiler:
         except Unsupported:
             return None
 
-        def read_input(variables: Mapping[str, Any]) -> Any | None:
+        def read_input(variables: Mapping[str, Any]) -> CreateReferralInput | None:
             coerced = get_variable_values(
                 schema._schema, operation.variable_definitions or (), dict(variables), max_errors=1
             )
@@ -386,7 +387,8 @@ def compile_create_referral(schema: strawberry.Schema) -> Compiler:
                 )
             except (GraphQLError, ValueError, TypeError):
                 return None
-            return converted.get("input")
+            found = converted.get("input")
+            return found if isinstance(found, CreateReferralInput) else None
 
         return CompiledCreateReferral(sql=_statement(key, payload), read_input=read_input)
 
