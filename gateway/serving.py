@@ -26,6 +26,8 @@ from gateway.settings import Settings
 
 # What uvicorn.run exits with when the server never started (uvicorn.main.STARTUP_FAILURE).
 STARTUP_FAILURE = 3
+# How long a refused connection is read (and its input dropped) before it is closed: see _refuse.
+LINGER_SECONDS = 2.0
 
 
 class ServerConfig(uvicorn.Config):
@@ -85,6 +87,7 @@ class RequestHeadLimitProtocol(HttpToolsProtocol):
         self._max_head_bytes = config.max_request_head_bytes
         self._head_deadline: asyncio.TimerHandle | None = None
         self._head_bytes = 0
+        self._lingering = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -95,13 +98,15 @@ class RequestHeadLimitProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # refused: what the client is still sending is read only to be dropped (see _refuse)
         super().data_received(data)
         if self._head_deadline is not None and not self.transport.is_closing():
             # The head is still incomplete after this data: count it (to within one read of the limit).
             self._head_bytes += len(data)
             if self._head_bytes > self._max_head_bytes:
                 self._head_arrived()
-                self._refuse(431, "Request Header Fields Too Large")
+                self._refuse(431, "Request Header Fields Too Large", linger=True)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -131,7 +136,7 @@ class RequestHeadLimitProtocol(HttpToolsProtocol):
             return
         self._refuse(408, "Request Timeout")
 
-    def _refuse(self, status: int, reason: str) -> None:
+    def _refuse(self, status: int, reason: str, *, linger: bool = False) -> None:
         if self.cycle is not None and not self.cycle.response_complete:
             self.transport.close()  # an answer is being sent: a second one would garble it
             return
@@ -140,4 +145,14 @@ class RequestHeadLimitProtocol(HttpToolsProtocol):
             b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
             b"connection: close\r\n\r\n%s" % (status, body, len(body), body)
         )
-        self.transport.close()
+        if not linger:
+            self.transport.close()
+            return
+        # A lingering close, as nginx and Apache do it: closing a socket with unread input makes the kernel send
+        # RST, which can destroy the refusal in the client's buffers before it is read (a head over the limit
+        # leaves most of itself unread; a late head has sent all it had). So the refusal is sent and our side shut
+        # for writing, the input read and dropped for a moment, and only then the connection closed.
+        self._lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)

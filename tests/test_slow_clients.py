@@ -178,3 +178,18 @@ async def test_a_request_head_over_the_limit_is_refused_with_431(database_url: s
         answer = await _answer_and_close(reader, 10)
         writer.close()
     assert answer is not None and answer.startswith(b"HTTP/1.1 431 ")
+
+
+async def test_a_refused_head_reaches_a_client_that_is_still_sending_when_it_comes(database_url: str) -> None:
+    """The 431 must not be lost to a reset: the server drops what is still coming instead of closing on it."""
+    settings = Settings(database_url=database_url, issuer_url=ISSUER, max_request_head_bytes=8 * 1024)
+    with served(settings) as base_url:
+        port = int(base_url.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        # A head far over the limit, sent without waiting: most of it is still on its way when the refusal comes.
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"a" * 4 * 1024 * 1024)
+        await asyncio.sleep(0.5)  # the client reads only later
+
+        answer = await _answer_and_close(reader, 10)
+        writer.transport.abort()
+    assert answer is not None and answer.startswith(b"HTTP/1.1 431 ")
