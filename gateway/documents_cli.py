@@ -10,7 +10,7 @@ import click
 
 from gateway.console import in_transaction
 from gateway.db import AsyncSession
-from gateway.graphql import trusted, trusted_registry
+from gateway.graphql import trusted, trusted_refusals, trusted_registry
 from gateway.graphql.surface import MAX_TOKENS
 from gateway.graphql.trusted_models import MAX_DOCUMENT_BYTES
 from gateway.schema import build_schema
@@ -21,7 +21,7 @@ T = TypeVar("T")
 
 def _in_transaction(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
     return in_transaction(
-        work, refusals=trusted.DocumentRefused, describe=lambda refused: f"{refused.code}: {refused.message}"
+        work, refusals=trusted_refusals.DocumentRefused, describe=lambda refused: f"{refused.code}: {refused.message}"
     )
 
 
@@ -35,12 +35,14 @@ def _rules(settings: Settings) -> trusted.DocumentRules:
 def _read_text(path: Path, position: int) -> str:
     data = path.read_bytes()
     if len(data) > MAX_DOCUMENT_BYTES:
-        raise click.ClickException(f"{trusted.TOO_LARGE}: document {position} is over {MAX_DOCUMENT_BYTES} bytes.")
+        raise click.ClickException(
+            f"{trusted_refusals.TOO_LARGE}: document {position} is over {MAX_DOCUMENT_BYTES} bytes."
+        )
     try:
         # Exactly the file's text, byte for byte: the id is the hash of what the client will send.
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise click.ClickException(f"{trusted.NOT_TEXT}: document {position} is not UTF-8 text.") from None
+        raise click.ClickException(f"{trusted_refusals.NOT_TEXT}: document {position} is not UTF-8 text.") from None
 
 
 @click.group()
@@ -69,7 +71,7 @@ def register(files: tuple[Path, ...], client_id: str | None, name: str | None, m
     if manifest is not None:
         try:
             listed = trusted_registry.manifest_from_json(_read_text(manifest, len(files) + 1))
-        except trusted.DocumentRefused as refused:
+        except trusted_refusals.DocumentRefused as refused:
             raise click.ClickException(f"{refused.code}: {refused.message}") from refused
         submissions += [trusted_registry.Submission(s.text, name or s.name, s.expected_id) for s in listed]
     rows = _in_transaction(

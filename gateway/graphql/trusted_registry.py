@@ -16,21 +16,17 @@ from sqlmodel import col, select
 from gateway.auth.models import OAuthClient
 from gateway.clock import utc_now
 from gateway.db import AsyncSession
-from gateway.graphql.trusted import (
+from gateway.graphql.trusted import HEX_DIGEST, PREFIX, DocumentRules, document_hash, parse_document_id
+from gateway.graphql.trusted_models import MAX_NAME_LENGTH, TrustedDocumentRow
+from gateway.graphql.trusted_refusals import (
     BAD_REQUEST,
     CLIENT_CONFLICT,
     CLIENT_NOT_FOUND,
-    HEX_DIGEST,
     ID_MISMATCH,
     NOT_FOUND,
-    PREFIX,
     VALIDATION,
     DocumentRefused,
-    DocumentRules,
-    document_hash,
-    parse_document_id,
 )
-from gateway.graphql.trusted_models import MAX_NAME_LENGTH, TrustedDocumentRow
 
 # -- registering, listing, revoking ------------------------------------------------------------------------------
 

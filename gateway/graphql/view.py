@@ -35,8 +35,9 @@ from gateway.graphql.compiled import CompiledReads
 from gateway.graphql.context import Context
 from gateway.graphql.session import RequestSession
 from gateway.graphql.surface import MAX_TOKENS, UNEXPECTED_ERROR_MESSAGE
-from gateway.graphql.trusted import DocumentRefused, TrustedDocuments
+from gateway.graphql.trusted import TrustedDocuments
 from gateway.graphql.trusted_execution import GatewayRequestAdapter, read_operation
+from gateway.graphql.trusted_refusals import DocumentRefused
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway.graphql")

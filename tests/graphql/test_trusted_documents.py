@@ -33,8 +33,9 @@ from gateway.audit.models import AuditEntry
 from gateway.db import create_engine, create_session_factory
 from gateway.graphql import trusted, trusted_registry, validation
 from gateway.graphql.surface import MAX_TOKENS
-from gateway.graphql.trusted import DocumentRefused, DocumentRules
+from gateway.graphql.trusted import DocumentRules
 from gateway.graphql.trusted_models import MAX_DOCUMENT_BYTES, TrustedDocumentRow
+from gateway.graphql.trusted_refusals import DocumentRefused
 from gateway.graphql.trusted_registry import Submission
 from gateway.graphql.view import GatewayGraphQL
 from gateway.referrals.models import Referral

@@ -74,6 +74,9 @@ from providers.registry import get_profile
 OPERATION = "referral.create"  # the idempotency operation and audit action service.create_referral uses
 ROOT_FIELD = "createReferral"
 
+# The roles that grant a person referrals:write, bound as the statement's $2 on every request.
+_GRANTING_ROLES = list(granting(Scope.REFERRALS_WRITE))
+
 # The statement's parameters, in order ($1 and $2 are the ones common.CALLER reads).
 _PARAMETER_TYPES = (
     "text",  # $1 the token's id
@@ -284,7 +287,7 @@ class CompiledCreateReferral:
         assert isinstance(request, CreateRequest)
         return (
             jti,
-            list(granting(Scope.REFERRALS_WRITE)),
+            _GRANTING_ROLES,
             now,
             actor,
             request.key,
